@@ -1,0 +1,168 @@
+"""Command line: `python -m nbhelpers COMMAND`, the same functions the notebooks call.
+
+    validate FILE.jsonl
+    train --data TRAIN.jsonl [--eval-data EVAL.jsonl] --out DIR [--profile NAME] [--epochs N] [--resume]
+    score --model DIR --data FILE.jsonl [--out OUT.jsonl]
+    evaluate --model DIR --data FILE.jsonl [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .data import DataError, load_pairs, validate
+
+
+def cmd_validate(args) -> int:
+    pairs, errors, warnings = validate(args.file)
+    for problem in warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+    for problem in errors:
+        print(problem)
+    if errors:
+        return 1
+    cats = {}
+    for p in pairs:
+        cats[p.get("category", "-")] = cats.get(p.get("category", "-"), 0) + 1
+    print(f"{args.file}: {len(pairs)} valid pairs" + (f"; categories: {cats}" if len(cats) > 1 else ""))
+    return 0
+
+
+def cmd_train(args) -> int:
+    from .setup import setup
+    from .training import train_reward_model
+
+    ctx = setup(args.profile, seed=args.seed)
+    train = load_pairs(args.data)
+    evals = load_pairs(args.eval_data) if args.eval_data else None
+    result = train_reward_model(train, evals, profile=ctx.profile, out=args.out, epochs=args.epochs,
+                                max_steps=args.max_steps, resume=args.resume, quantize_4bit=args.quantize_4bit,
+                                truncate=args.truncate, overwrite=args.overwrite, seed=args.seed)
+    if result.out:
+        print(f"saved reward model to {result.out} ({result.seconds:.1f} s of training)")
+    return 0
+
+
+def _scorer(folder):
+    from .scoring import RewardScorer
+    return RewardScorer.from_folder(folder)
+
+
+def cmd_score(args) -> int:
+    rows, errors, _ = validate_rows(args.data)
+    if errors:
+        for problem in errors:
+            print(problem)
+        return 1
+    scorer = _scorer(args.model)
+    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
+    try:
+        pairs = [r for r in rows if "chosen" in r]
+        singles = [r for r in rows if "chosen" not in r]
+        pair_rewards = iter(scorer.score_pairs(pairs)) if pairs else iter(())
+        single_rewards = iter(scorer.score_batch([r["prompt"] for r in singles], [r["response"] for r in singles])
+                              if singles else [])
+        for row in rows:
+            if "chosen" in row:
+                c, r = next(pair_rewards)
+                result = {"chosen_reward": c, "rejected_reward": r}
+            else:
+                result = {"reward": next(single_rewards)}
+            if "id" in row:
+                result = {"id": row["id"], **result}
+            out.write(json.dumps(result) + "\n")
+    finally:
+        if args.out:
+            out.close()
+    return 0
+
+
+def validate_rows(path):
+    """Rows of a scoring file: preference pairs, or `prompt`/`response` rows."""
+    from .data import Problem
+
+    with open(path, "rb") as f:
+        first = next((line for line in f if line.strip()), b"")
+    try:
+        is_single = "response" in json.loads(first) and "chosen" not in json.loads(first)
+    except (ValueError, TypeError):
+        is_single = False
+    if not is_single:
+        return validate(path)
+    rows, errors = [], []
+    with open(path, "rb") as f:
+        for n, line in enumerate(f, 1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line.decode("utf-8"))
+            except (ValueError, UnicodeDecodeError) as err:
+                errors.append(Problem(str(path), n, "json", f"invalid JSON line ({err})"))
+                continue
+            for key in ("prompt", "response"):
+                if not isinstance(row, dict) or not isinstance(row.get(key), str):
+                    errors.append(Problem(str(path), n, key, "missing or not a string"))
+                    break
+            else:
+                rows.append(row)
+    return rows, errors, []
+
+
+def cmd_evaluate(args) -> int:
+    from .evaluation import evaluate_pairs
+
+    pairs = load_pairs(args.data)
+    report = evaluate_pairs(_scorer(args.model), pairs)
+    summary = {k: v for k, v in report.items() if k not in ("margins", "rewards")}
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(f"n={summary['n']} accuracy={summary['accuracy']:.3f} mean_margin={summary['mean_margin']:.3f}")
+        for cat, row in summary["by_category"].items():
+            print(f"  {cat:20s} n={row['n']:4d} accuracy={row['accuracy']:.3f} mean_margin={row['mean_margin']:.3f}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("validate", help="check a JSONL file of preference pairs")
+    p.add_argument("file")
+    p.set_defaults(func=cmd_validate)
+    p = sub.add_parser("train", help="train a reward model")
+    p.add_argument("--data", required=True)
+    p.add_argument("--eval-data")
+    p.add_argument("--out", required=True)
+    p.add_argument("--profile")
+    p.add_argument("--epochs", type=float)
+    p.add_argument("--max-steps", type=int, default=-1)
+    p.add_argument("--resume", action="store_true", help="continue from the last checkpoint of --out")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --out folder")
+    p.add_argument("--truncate", action="store_true", help="cut pairs longer than max_length instead of stopping")
+    p.add_argument("--quantize-4bit", action="store_true", default=None, help="4-bit NF4 body (bitsandbytes)")
+    p.add_argument("--seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
+    p = sub.add_parser("score", help="score pairs or prompt/response rows")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--out")
+    p.set_defaults(func=cmd_score)
+    p = sub.add_parser("evaluate", help="pairwise accuracy overall and per category")
+    p.add_argument("--model", required=True)
+    p.add_argument("--data", required=True)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+    return parser
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except DataError as err:
+        print(err)
+        return 1
+    except (FileNotFoundError, FileExistsError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1

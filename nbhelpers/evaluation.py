@@ -1,0 +1,55 @@
+"""Evaluation of a reward model on preference pairs: accuracy, margins, length bias, calibration."""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+
+
+def _summary(margins: list[float]) -> dict:
+    n = len(margins)
+    return {"n": n, "accuracy": sum(m > 0 for m in margins) / n if n else float("nan"),
+            "mean_margin": sum(margins) / n if n else float("nan")}
+
+
+def evaluate_pairs(scorer, pairs: list[dict], n_bins: int = 5) -> dict:
+    """Pairwise accuracy overall and per category, margins, length bias and calibration."""
+    rewards = scorer.score_pairs(pairs)
+    margins = [c - r for c, r in rewards]
+    report = _summary(margins)
+    by_cat = defaultdict(list)
+    for pair, margin in zip(pairs, margins):
+        by_cat[pair.get("category") or "all"].append(margin)
+    report["by_category"] = {cat: _summary(m) for cat, m in sorted(by_cat.items())}
+    longer_rejected = [m for p, m in zip(pairs, margins) if len(p["rejected"]) > len(p["chosen"])]
+    report["accuracy_rejected_longer"] = _summary(longer_rejected)["accuracy"] if longer_rejected else None
+    lengths = [len(p[s]) for p in pairs for s in ("chosen", "rejected")]
+    report["length_reward_correlation"] = correlation(lengths, [r for pair in rewards for r in pair])
+    report["calibration"] = calibration(margins, n_bins)
+    report["margins"] = margins
+    report["rewards"] = rewards
+    return report
+
+
+def correlation(xs, ys) -> float:
+    n = len(xs)
+    mx, my = sum(xs) / n, sum(ys) / n
+    sx = math.sqrt(sum((x - mx) ** 2 for x in xs))
+    sy = math.sqrt(sum((y - my) ** 2 for y in ys))
+    return sum((x - mx) * (y - my) for x, y in zip(xs, ys)) / (sx * sy) if sx and sy else 0.0
+
+
+def calibration(margins: list[float], n_bins: int = 5) -> list[dict]:
+    """Bradley-Terry says P(chosen preferred) = sigmoid(margin). Bin pairs by that predicted
+    probability (folded to >= 0.5) and compare with how often the model was right."""
+    rows = []
+    for m in margins:
+        p = 1 / (1 + math.exp(-abs(m))) if abs(m) < 50 else 1.0
+        rows.append((p, m > 0))
+    bins = []
+    for b in range(n_bins):
+        lo, hi = 0.5 + 0.5 * b / n_bins, 0.5 + 0.5 * (b + 1) / n_bins
+        inside = [(p, ok) for p, ok in rows if lo <= p < hi or (b == n_bins - 1 and p == 1.0)]
+        if inside:
+            bins.append({"lo": lo, "hi": hi, "n": len(inside), "predicted": sum(p for p, _ in inside) / len(inside),
+                         "observed": sum(ok for _, ok in inside) / len(inside)})
+    return bins

@@ -1,0 +1,48 @@
+"""The one formatting function: (prompt, response) -> the exact text and tokens a reward model sees.
+
+Training, scoring, evaluation and the GRPO reward function all call `format_text` /
+`encode`, so a pair is tokenized identically everywhere. Tokenizers with a chat template get
+a user turn and an assistant turn; tokenizers without one (BERT-style encoders such as
+MiniLM) get the plain layout `PLAIN_LAYOUT`.
+"""
+from __future__ import annotations
+
+PLAIN_LAYOUT = "Question: {prompt}\n\nAnswer: {response}"
+
+
+def as_text(content) -> str:
+    """Text of a plain string, a message dict or a list of messages (last assistant turn)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, dict):
+        return as_text(content.get("content"))
+    if isinstance(content, (list, tuple)):
+        turns = [m for m in content if isinstance(m, dict)]
+        assistant = [m for m in turns if m.get("role") == "assistant"]
+        return as_text((assistant or turns or [None])[-1])
+    return str(content)
+
+
+def prompt_text(prompt) -> str:
+    """Text of a prompt given as a string or as a list of messages (last user turn)."""
+    if isinstance(prompt, (list, tuple)):
+        users = [m for m in prompt if isinstance(m, dict) and m.get("role") == "user"]
+        return as_text(users[-1]) if users else ""
+    return as_text(prompt)
+
+
+def format_text(tokenizer, prompt, response, system: str | None = None) -> str:
+    """Render one (prompt, response) pair as the model's input text."""
+    prompt, response = prompt_text(prompt), as_text(response)
+    if not getattr(tokenizer, "chat_template", None):
+        return PLAIN_LAYOUT.format(prompt=prompt, response=response)
+    messages = [{"role": "system", "content": system}] if system else []
+    messages += [{"role": "user", "content": prompt}, {"role": "assistant", "content": response}]
+    return tokenizer.apply_chat_template(messages, tokenize=False)
+
+
+def encode(tokenizer, prompt, response, system: str | None = None) -> list[int]:
+    """Token ids of `format_text(...)`; what both RewardTrainer and every scorer consume."""
+    return tokenizer(format_text(tokenizer, prompt, response, system))["input_ids"]

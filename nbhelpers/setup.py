@@ -1,0 +1,166 @@
+"""First cell of every notebook: environment, seeds, device and plain-text progress bars.
+
+Why text progress takes more than ``TQDM_NOTEBOOK=false``: neither tqdm nor transformers reads
+that variable. Inside a Jupyter kernel ``tqdm.auto`` becomes an ipywidget (when ipywidgets is
+installed) and ``transformers.Trainer`` picks ``NotebookProgressCallback``, an HTML ``<progress>``
+bar. ``text_progress()`` undoes both, whether or not those libraries are already imported.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import random
+import sys
+import warnings
+from dataclasses import dataclass
+
+DEFAULT_PROFILE = "tiny"
+
+# tqdm.notebook.tqdm_notebook overrides these to draw a widget; without them it is tqdm.std.tqdm.
+_WIDGET_METHODS = ("__init__", "status_printer", "display", "colour",
+                   "__iter__", "update", "close", "clear", "reset")
+
+
+@dataclass
+class Context:
+    profile: str
+    device: str
+    seed: int
+    env_file: str | None
+    in_notebook: bool
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter (ipykernel) kernel."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython else None
+    return shell is not None and hasattr(shell, "kernel")
+
+
+def pick_device() -> str:
+    """The one place that picks the device: "cuda", then "mps", else "cpu"."""
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def text_progress() -> None:
+    """Make tqdm, datasets and transformers.Trainer draw plain-text bars, also in notebooks.
+
+    Idempotent; works whether or not tqdm/datasets/transformers/trl are already imported.
+    """
+    os.environ["TQDM_NOTEBOOK"] = "false"
+    from tqdm.std import TqdmExperimentalWarning
+
+    warnings.filterwarnings("ignore", category=TqdmExperimentalWarning)
+    # 1. tqdm.auto.tqdm, and classes already derived from it (datasets, huggingface_hub), all
+    #    inherit from tqdm_notebook: strip its widget methods so they fall back to tqdm.std.
+    try:
+        import tqdm.notebook as tn
+    except ImportError:  # no IPython: tqdm.auto is tqdm.std anyway
+        tn = None
+    if tn is not None:
+        for name in _WIDGET_METHODS:
+            if name in vars(tn.tqdm_notebook):
+                delattr(tn.tqdm_notebook, name)
+    # 2. transformers.Trainer: the HTML callback is chosen when transformers.trainer is imported.
+    try:
+        import transformers.utils as tu
+    except ImportError:
+        return
+    tu.is_in_notebook = lambda: False  # read only by transformers.trainer, at import time
+    trainer = sys.modules.get("transformers.trainer")
+    if trainer is not None:
+        from transformers.trainer_callback import ProgressCallback
+
+        trainer.DEFAULT_PROGRESS_CALLBACK = ProgressCallback
+
+
+def progress(iterable=None, **kw):
+    """A plain-text tqdm bar for our own loops."""
+    from tqdm.std import tqdm
+
+    return tqdm(iterable, **kw)
+
+
+def _load_env(env_file: str | None) -> str | None:
+    """Load a .env (given, or found from the cwd upward) without overriding the environment."""
+    from dotenv import find_dotenv, load_dotenv
+
+    if env_file is None:
+        env_file = find_dotenv(usecwd=True) or None
+    elif not os.path.isfile(env_file):
+        raise FileNotFoundError(f"env_file not found: {env_file}")
+    if env_file:
+        env_file = os.path.abspath(env_file)
+        load_dotenv(env_file, override=False)
+    return env_file
+
+
+def _quiet() -> None:
+    """Silence warnings that only distract a reader of the notebook."""
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # fork warning from tokenizers
+    # Trainer on a CPU-only machine: "'pin_memory' argument is set as true but no accelerator..."
+    warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true")
+    # TRL's configs set the deprecated TrainingArguments.gradient_checkpointing themselves
+    warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
+    # bitsandbytes on CPU, at import: "Failed to load CPU gemm_4bit_forward ..." (it still works)
+    logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed python, numpy and torch."""
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)  # also seeds cuda/mps
+
+
+def setup(profile: str | None = None, seed: int = 0, env_file: str | None = None) -> Context:
+    """Load .env, force text progress bars, seed, pick the device, quiet warnings.
+
+    Profile: argument, else REWARD_PROFILE (environment, then .env), else "tiny".
+    Prints one line; never prints the value of any variable.
+    """
+    _quiet()
+    env_file = _load_env(env_file)
+    text_progress()
+    seed_everything(seed)
+    ctx = Context(
+        profile=profile or os.environ.get("REWARD_PROFILE") or DEFAULT_PROFILE,
+        device=pick_device(),
+        seed=seed,
+        env_file=env_file,
+        in_notebook=in_notebook(),
+    )
+    line = f"setup: profile={ctx.profile} device={ctx.device} seed={seed} .env={env_file or 'none'}"
+    if os.environ.get("HF_TOKEN"):
+        line += " HF_TOKEN: set"
+    print(line)
+    return ctx
+
+
+def shutdown_kernel() -> None:
+    """Free accelerator memory, then shut down the Jupyter kernel (outside a kernel: only free)."""
+    gc.collect()
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()
+    if not in_notebook():
+        print("shutdown_kernel: not in a Jupyter kernel; freed memory, process keeps running")
+        return
+    print("shutdown_kernel: shutting the kernel down")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Same path as a frontend's shutdown request: the reply to this cell is still sent, then
+    # the kernel's event loop stops and the process exits.
+    sys.modules["IPython"].get_ipython().kernel.do_shutdown(False)

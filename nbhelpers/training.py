@@ -1,0 +1,114 @@
+"""Reward-model training with TRL's RewardTrainer (Bradley-Terry loss on chosen/rejected pairs).
+
+Pairs are tokenized here with `formatting.encode`, the same function every scorer uses, and
+handed to RewardTrainer already tokenized (`chosen_ids`/`rejected_ids`), so training and
+scoring see identical tokens. Pairs longer than `max_length` are reported before training
+(RewardTrainer would drop them silently); `truncate=True` keeps them, cut to `max_length`.
+"""
+from __future__ import annotations
+
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .data import DataError, Problem, too_long
+from .formatting import encode
+from .modeling import count_parameters, load_for_training, pick_device, save_reward_model
+from .profiles import Profile, get_profile
+
+
+def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, truncate: bool = False,
+                   source: str = "<pairs>"):
+    """A `datasets.Dataset` with chosen_ids / rejected_ids (and margin if every pair has one).
+
+    Raises DataError naming every pair longer than max_length unless truncate=True.
+    """
+    from datasets import Dataset
+
+    if max_length and not truncate:
+        long = too_long(pairs, lambda p, r: len(encode(tokenizer, p, r)), max_length)
+        if long:
+            raise DataError([Problem(source, row["line"], "length",
+                                     f"pair {row['id']!r} has {row['chosen_tokens']} chosen / "
+                                     f"{row['rejected_tokens']} rejected tokens > max_length {max_length}; "
+                                     "shorten it, raise max_length, or pass truncate=True (--truncate)")
+                             for row in long])
+    rows = {"chosen_ids": [], "rejected_ids": []}
+    for pair in pairs:
+        for side in ("chosen", "rejected"):
+            ids = encode(tokenizer, pair["prompt"], pair[side], pair.get("system"))
+            rows[f"{side}_ids"].append(ids[:max_length] if max_length else ids)
+    if pairs and all("margin" in p for p in pairs):
+        rows["margin"] = [float(p["margin"]) for p in pairs]
+    return Dataset.from_dict(rows)
+
+
+@dataclass
+class TrainResult:
+    model: object
+    tokenizer: object
+    profile: Profile
+    history: list[dict] = field(default_factory=list)   # every log line: step, loss, accuracy, margin, eval_*
+    seconds: float = 0.0
+    out: Path | None = None
+
+
+def _history_callback(history: list):
+    from transformers import TrainerCallback
+
+    class History(TrainerCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            history.append({"step": state.global_step, **(logs or {})})
+    return History()
+
+
+def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = None, profile: Profile | str | None = None,
+                       out=None, epochs: float | None = None, max_steps: int = -1, resume: bool = False,
+                       quantize_4bit: bool | None = None, truncate: bool = False, overwrite: bool = False,
+                       seed: int = 0, device: str | None = None, checkpoint_dir=None, callbacks=()) -> TrainResult:
+    """Train a reward model on validated pairs; save it to `out` (atomically) if given."""
+    from trl import RewardConfig, RewardTrainer
+
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    if out is not None and Path(out).exists() and not overwrite and not resume:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it.")
+    device = device or pick_device()
+    model, tokenizer = load_for_training(profile, train_pairs, quantize_4bit=quantize_4bit, device=device)
+    train_ds = tokenize_pairs(train_pairs, tokenizer, profile.max_length, truncate)
+    eval_ds = tokenize_pairs(eval_pairs, tokenizer, profile.max_length, truncate, "<eval>") if eval_pairs else None
+
+    ckpt = Path(checkpoint_dir or (f"{out}.checkpoints" if out else "outputs/.checkpoints"))
+    steps_per_epoch = max(1, len(train_ds) // (profile.batch_size * profile.grad_accum))
+    log_every = max(1, steps_per_epoch // 10)
+    args = RewardConfig(
+        output_dir=str(ckpt), report_to="none", seed=seed, data_seed=seed,
+        learning_rate=profile.learning_rate, num_train_epochs=epochs or profile.epochs, max_steps=max_steps,
+        per_device_train_batch_size=profile.batch_size, per_device_eval_batch_size=profile.batch_size * 2,
+        gradient_accumulation_steps=profile.grad_accum, gradient_checkpointing=profile.gradient_checkpointing,
+        optim=profile.optim if device == "cuda" else "adamw_torch", lr_scheduler_type="cosine", warmup_steps=0.05,
+        max_length=profile.max_length, center_rewards_coefficient=profile.center_rewards_coefficient,
+        logging_steps=log_every, eval_strategy="steps" if eval_ds is not None else "no",
+        eval_steps=max(log_every, steps_per_epoch // 4), save_strategy="steps", save_steps=max(1, steps_per_epoch // 4),
+        save_total_limit=1, bf16=device == "cuda" and compute_bf16(), use_cpu=device == "cpu",
+        dataloader_num_workers=0, disable_tqdm=False,
+    )
+    history: list[dict] = []
+    trainer = RewardTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
+                            processing_class=tokenizer, callbacks=[_history_callback(history), *callbacks])
+    start = time.time()
+    has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
+    trainer.train(resume_from_checkpoint=True if has_ckpt else None)
+    result = TrainResult(trainer.model, tokenizer, profile, history, time.time() - start)
+    if out is not None and trainer.is_world_process_zero():
+        meta = {"quantize_4bit": bool(profile.quantize_4bit if quantize_4bit is None else quantize_4bit),
+                "train_seconds": round(result.seconds, 1), "n_train": len(train_pairs),
+                "parameters": count_parameters(trainer.model), "history": history}
+        result.out = save_reward_model(trainer.model, tokenizer, profile, out, meta, overwrite=overwrite or resume)
+        shutil.rmtree(ckpt, ignore_errors=True)
+    return result
+
+
+def compute_bf16() -> bool:
+    import torch
+    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

@@ -12,9 +12,11 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from .data import DataError, Problem, too_long
 from .formatting import encode
-from .modeling import count_parameters, load_for_training, pick_device, save_reward_model
+from .modeling import compute_dtype, count_parameters, load_for_training, pick_device, save_reward_model
 from .profiles import Profile, get_profile
 
 
@@ -66,15 +68,20 @@ def _history_callback(history: list):
 def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = None, profile: Profile | str | None = None,
                        out=None, epochs: float | None = None, max_steps: int = -1, resume: bool = False,
                        quantize_4bit: bool | None = None, truncate: bool = False, overwrite: bool = False,
-                       seed: int = 0, device: str | None = None, checkpoint_dir=None, callbacks=()) -> TrainResult:
-    """Train a reward model on validated pairs; save it to `out` (atomically) if given."""
+                       seed: int = 0, device: str | None = None, checkpoint_dir=None, callbacks=(),
+                       model=None, tokenizer=None) -> TrainResult:
+    """Train a reward model on validated pairs; save it to `out` (atomically) if given.
+
+    `model`/`tokenizer`: from `load_for_training` (to inspect them first); loaded here if omitted.
+    """
     from trl import RewardConfig, RewardTrainer
 
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     if out is not None and Path(out).exists() and not overwrite and not resume:
         raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it.")
     device = device or pick_device()
-    model, tokenizer = load_for_training(profile, train_pairs, quantize_4bit=quantize_4bit, device=device)
+    if model is None:
+        model, tokenizer = load_for_training(profile, train_pairs, quantize_4bit=quantize_4bit, device=device)
     train_ds = tokenize_pairs(train_pairs, tokenizer, profile.max_length, truncate)
     eval_ds = tokenize_pairs(eval_pairs, tokenizer, profile.max_length, truncate, "<eval>") if eval_pairs else None
 
@@ -96,12 +103,19 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     history: list[dict] = []
     trainer = RewardTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                             processing_class=tokenizer, callbacks=[_history_callback(history), *callbacks])
+    quantized = bool(profile.quantize_4bit if quantize_4bit is None else quantize_4bit)
+    if quantized and compute_dtype(device) == torch.float32:
+        # TRL casts QLoRA adapter weights to bf16; with float32 compute (CPU) that mismatches the
+        # activations and bf16 is ~35x slower here, so keep trainable weights in float32.
+        for param in trainer.model.parameters():
+            if param.requires_grad:
+                param.data = param.data.float()
     start = time.time()
     has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if has_ckpt else None)
     result = TrainResult(trainer.model, tokenizer, profile, history, time.time() - start)
     if out is not None and trainer.is_world_process_zero():
-        meta = {"quantize_4bit": bool(profile.quantize_4bit if quantize_4bit is None else quantize_4bit),
+        meta = {"quantize_4bit": quantized,
                 "train_seconds": round(result.seconds, 1), "n_train": len(train_pairs),
                 "parameters": count_parameters(trainer.model), "history": history}
         result.out = save_reward_model(trainer.model, tokenizer, profile, out, meta, overwrite=overwrite or resume)
@@ -110,5 +124,4 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
 
 
 def compute_bf16() -> bool:
-    import torch
     return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

@@ -1,0 +1,138 @@
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from nbhelpers.evaluation import evaluate_pairs
+from nbhelpers.formatting import encode
+from nbhelpers.modeling import count_parameters, load_for_training, load_reward_model
+from nbhelpers.scoring import RewardScorer
+from nbhelpers.training import tokenize_pairs, train_reward_model
+
+from conftest import make_pairs
+
+
+def test_model_has_pad_token_lora_and_trainable_score_head(tiny_profile):
+    model, tok = load_for_training(tiny_profile, [])
+    assert model.config.pad_token_id == tok.pad_token_id == 151643
+    trainable = [n for n, p in model.named_parameters() if p.requires_grad]
+    assert any("lora_A" in n for n in trainable)
+    assert any("score" in n for n in trainable), "the score head must be trained (modules_to_save)"
+    counts = count_parameters(model)
+    assert 0 < counts["trainable"] < counts["total"]
+
+
+def test_training_changes_parameters_and_raises_accuracy(tiny_profile, tmp_path):
+    train, test = make_pairs(64, seed=1), make_pairs(32, seed=2)
+    model, tok = load_for_training(tiny_profile, train)
+    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    acc_before = evaluate_pairs(RewardScorer(model, tok), test)["accuracy"]
+    result = train_reward_model(train, test, profile=tiny_profile, epochs=3, model=model, tokenizer=tok,
+                                checkpoint_dir=tmp_path / "ckpt")
+    changed = [n for n, p in result.model.named_parameters() if n in before and not torch.equal(p, before[n])]
+    assert any("score" in n for n in changed) and any("lora" in n for n in changed)
+    acc_after = evaluate_pairs(RewardScorer(result.model, result.tokenizer), test)["accuracy"]
+    assert acc_after >= 0.9 and acc_after > acc_before
+    assert any("eval_accuracy" in h for h in result.history) and any("loss" in h for h in result.history)
+
+
+def test_training_and_scoring_see_identical_token_ids(tiny_profile, pairs):
+    from trl import RewardConfig, RewardTrainer
+
+    model, tok = load_for_training(tiny_profile, [])
+    scorer = RewardScorer(model, tok)
+    ds = tokenize_pairs(pairs, tok, max_length=128)
+    trainer = RewardTrainer(model=model, args=RewardConfig(output_dir="/tmp/unused", report_to="none", max_length=128,
+                                                           use_cpu=True), train_dataset=ds, processing_class=tok)
+    row = trainer.train_dataset[0]
+    assert row["chosen_ids"] == scorer.encode(pairs[0]["prompt"], pairs[0]["chosen"])
+    assert row["rejected_ids"] == encode(tok, pairs[0]["prompt"], pairs[0]["rejected"])
+
+
+def test_too_long_pairs_are_reported_not_dropped(tiny_profile, pairs):
+    from nbhelpers.data import DataError
+
+    _, tok = load_for_training(tiny_profile, [])
+    long = dict(pairs[0], chosen="<think>\n" + "step " * 300 + "\n</think>\n\nok", id="long-one", line=7)
+    with pytest.raises(DataError) as err:
+        tokenize_pairs([long, *pairs[1:]], tok, max_length=128)
+    assert "<pairs>:7: length: pair 'long-one'" in str(err.value)
+    ds = tokenize_pairs([long, *pairs[1:]], tok, max_length=128, truncate=True)
+    assert len(ds) == len(pairs) and len(ds[0]["chosen_ids"]) == 128
+
+
+def test_batch_equals_one_at_a_time(tiny_profile):
+    model, tok = load_for_training(tiny_profile, [])
+    scorer = RewardScorer(model.eval(), tok, token_budget=300, max_batch=4)
+    pairs = make_pairs(12)
+    prompts = [p["prompt"] for p in pairs] * 2
+    responses = [p["chosen"] for p in pairs] + [p["rejected"] + " extra words" * (i % 5) for i, p in enumerate(pairs)]
+    batch = scorer.score_batch(prompts, responses)
+    single = [scorer.score(p, r) for p, r in zip(prompts, responses)]
+    assert max(abs(a - b) for a, b in zip(batch, single)) <= 1e-5
+    assert len(set(round(x, 6) for x in batch)) > 1
+
+
+def test_save_reload_in_fresh_process_gives_identical_rewards(tiny_profile, tmp_path):
+    train = make_pairs(16)
+    result = train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=2,
+                                checkpoint_dir=tmp_path / "ckpt")
+    scorer = RewardScorer(result.model.eval(), result.tokenizer)
+    here = scorer.score_batch([p["prompt"] for p in train], [p["chosen"] for p in train])
+    code = ("import json,sys; from nbhelpers.scoring import RewardScorer; "
+            "s=RewardScorer.from_folder(sys.argv[1]); d=json.load(open(sys.argv[2])); "
+            "print(json.dumps(s.score_batch(d['p'], d['r'])))")
+    (tmp_path / "in.json").write_text(json.dumps({"p": [p["prompt"] for p in train], "r": [p["chosen"] for p in train]}))
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rm"), str(tmp_path / "in.json")],
+                         capture_output=True, text=True, check=True)
+    there = json.loads(out.stdout.strip().splitlines()[-1])
+    assert max(abs(a - b) for a, b in zip(here, there)) <= 1e-6
+    assert (tmp_path / "rm" / "adapter_config.json").exists() and (tmp_path / "rm" / "nbhelpers.json").exists()
+    assert not (tmp_path / "ckpt").exists()
+
+
+def test_saved_folder_loads_with_auto_peft_class(tiny_profile, tmp_path):
+    from peft import AutoPeftModelForSequenceClassification
+
+    train_reward_model(make_pairs(8), profile=tiny_profile, out=tmp_path / "rm", max_steps=1,
+                       checkpoint_dir=tmp_path / "ckpt")
+    model = AutoPeftModelForSequenceClassification.from_pretrained(tmp_path / "rm", num_labels=1)
+    assert model.config.num_labels == 1
+
+
+def test_existing_model_folder_not_overwritten(tiny_profile, tmp_path):
+    (tmp_path / "rm").mkdir()
+    (tmp_path / "rm" / "keep.txt").write_text("mine")
+    with pytest.raises(FileExistsError):
+        train_reward_model(make_pairs(8), profile=tiny_profile, out=tmp_path / "rm", max_steps=1)
+    assert (tmp_path / "rm" / "keep.txt").read_text() == "mine"
+
+
+def test_four_bit_nf4_lora_path_trains_on_cpu(tiny_profile, tmp_path):
+    model, tok = load_for_training(tiny_profile, [], quantize_4bit=True, device="cpu")
+    assert any(p.__class__.__name__ == "Params4bit" for p in model.parameters())
+    head = [p for n, p in model.named_parameters() if "score" in n and p.requires_grad][0].detach().clone()
+    result = train_reward_model(make_pairs(16), profile=tiny_profile, max_steps=2, model=model, tokenizer=tok,
+                                quantize_4bit=True, out=tmp_path / "rm4", checkpoint_dir=tmp_path / "ckpt")
+    after = [p for n, p in result.model.named_parameters() if "score" in n and p.requires_grad][0]
+    assert not torch.equal(head, after)
+    reloaded, _, meta = load_reward_model(tmp_path / "rm4", device="cpu")
+    assert meta["quantize_4bit"] is True
+
+
+def test_normalizer_fit_save_and_reload(tiny_profile, tmp_path):
+    train = make_pairs(16)
+    result = train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=1,
+                                checkpoint_dir=tmp_path / "ckpt")
+    scorer = RewardScorer.from_folder(tmp_path / "rm")
+    prompts, responses = [p["prompt"] for p in train], [p["chosen"] for p in train]
+    norm = scorer.fit_normalizer(prompts, responses)
+    normalized = scorer.score_batch(prompts, responses)
+    assert abs(sum(normalized) / len(normalized)) < 1e-4
+    again = RewardScorer.from_folder(tmp_path / "rm")
+    assert again.normalizer == norm
+    assert again.score(prompts[0], responses[0]) == pytest.approx(normalized[0], abs=1e-5)
+    clipped = RewardScorer.from_folder(tmp_path / "rm", clip=0.5).score_batch(prompts, responses)
+    assert max(abs(x) for x in clipped) <= 0.5

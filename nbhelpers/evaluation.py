@@ -25,6 +25,13 @@ def evaluate_pairs(scorer, pairs: list[dict], n_bins: int = 5) -> dict:
     lengths = [len(p[s]) for p in pairs for s in ("chosen", "rejected")]
     report["length_reward_correlation"] = correlation(lengths, [r for pair in rewards for r in pair])
     report["calibration"] = calibration(margins, n_bins)
+    if getattr(scorer, "verifier", None):
+        # the SEQ_CLS head alone, always reported beside the combination
+        from .scoring import RewardScorer
+
+        head = evaluate_pairs(RewardScorer(scorer.model, scorer.tokenizer, part=scorer.part, use_verifier=False), pairs)
+        report["head_only"] = {"accuracy": head["accuracy"], "mean_margin": head["mean_margin"],
+                               "by_category": head["by_category"]}
     report["margins"] = margins
     report["rewards"] = rewards
     return report

@@ -54,3 +54,133 @@ def make_reward_fn(scorer, normalize: bool = False, clip: float | None = None, f
 def think_format_reward(completions, **kwargs) -> list[float]:
     """1.0 if a completion closes a non-empty thinking block and then answers, else 0.0."""
     return [1.0 if has_closed_thinking(as_text(c)) else 0.0 for c in completions]
+
+
+# ---------------------------------------------------------------- a policy and a short RL run
+def policy_source(model_dir) -> str:
+    """Folder or Hub id of the causal LM a saved reward model was built on.
+
+    A LoRA reward model's `adapter_config.json` names its base (`base_model_name_or_path`):
+    for `tiny` that is the cached, LM-warmed-up tiny Qwen3 body, which can generate text; for
+    `qwen3-4b-thinking` it is the Hub model. Encoder reward models (`minilm`) have no causal-LM
+    base: pass a policy of your own instead.
+    """
+    from pathlib import Path
+
+    folder = Path(model_dir)
+    if not (folder / "adapter_config.json").exists():
+        raise ValueError(f"{folder} holds no LoRA adapter, so it names no base causal LM to use as the policy; "
+                         "pass a policy folder or Hub id to load_policy() instead.")
+    from peft import PeftConfig
+
+    return PeftConfig.from_pretrained(str(folder)).base_model_name_or_path
+
+
+def load_policy(source, device: str | None = None):
+    """(causal LM, tokenizer) to train with GRPO/RLOO: from a folder or Hub id, or from a saved
+    reward-model folder (its base body, see `policy_source`). Pad token set on tokenizer and config."""
+    from pathlib import Path
+
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from .modeling import META_FILE, compute_dtype
+    from .setup import pick_device
+
+    if (Path(source) / META_FILE).exists():
+        source = policy_source(source)
+    device = device or pick_device()
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model = AutoModelForCausalLM.from_pretrained(source, dtype=compute_dtype(device)).to(device)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def prompt_dataset(prompts, conversational: bool = True, **columns):
+    """A `datasets.Dataset` with a `prompt` column (as user messages if `conversational`, so the
+    policy's chat template is applied) plus any extra columns, which TRL passes to reward functions."""
+    from datasets import Dataset
+
+    rows = {"prompt": [[{"role": "user", "content": p}] if conversational and isinstance(p, str) else p
+                       for p in prompts]}
+    for name, values in columns.items():
+        if len(values) != len(prompts):
+            raise ValueError(f"column {name!r} has {len(values)} values for {len(prompts)} prompts")
+        rows[name] = list(values)
+    return Dataset.from_dict(rows)
+
+
+def _rl_run(trainer_cls, config_cls, model, tokenizer, reward_funcs, dataset, output_dir, max_steps, num_generations,
+            max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config):
+    import torch
+
+    args = config_cls(
+        output_dir=str(output_dir), report_to="none", seed=seed, data_seed=seed, max_steps=max_steps,
+        learning_rate=learning_rate, num_generations=num_generations, max_completion_length=max_completion_length,
+        per_device_train_batch_size=num_generations * prompts_per_step, gradient_accumulation_steps=1,
+        logging_steps=1, save_strategy="no", bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
+        gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+        disable_tqdm=False, **config,
+    )
+    trainer = trainer_cls(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=dataset,
+                          processing_class=tokenizer, callbacks=list(callbacks))
+    trainer.train()
+    return trainer
+
+
+def run_grpo(model, tokenizer, reward_funcs, dataset, output_dir, max_steps: int = 8, num_generations: int = 4,
+             max_completion_length: int = 64, prompts_per_step: int = 2, learning_rate: float = 1e-5, seed: int = 0,
+             callbacks=(), **config):
+    """Run TRL's GRPOTrainer for `max_steps` steps and return the trainer.
+
+    Each step samples `num_generations` completions for each of `prompts_per_step` prompts,
+    scores them with every function in `reward_funcs` (summed, or weighted by `reward_weights`),
+    and standardizes the sum within each group of `num_generations`. Rewards are logged in
+    `trainer.state.log_history` (see `reward_table`). Extra GRPOConfig fields go in `**config`.
+    """
+    from trl import GRPOConfig, GRPOTrainer
+
+    return _rl_run(GRPOTrainer, GRPOConfig, model, tokenizer, reward_funcs, dataset, output_dir, max_steps,
+                   num_generations, max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config)
+
+
+def run_rloo(model, tokenizer, reward_funcs, dataset, output_dir, max_steps: int = 8, num_generations: int = 4,
+             max_completion_length: int = 64, prompts_per_step: int = 2, learning_rate: float = 1e-5, seed: int = 0,
+             callbacks=(), **config):
+    """The same as `run_grpo` with TRL's RLOOTrainer (baseline = mean reward of the other completions)."""
+    from trl import RLOOConfig, RLOOTrainer
+
+    return _rl_run(RLOOTrainer, RLOOConfig, model, tokenizer, reward_funcs, dataset, output_dir, max_steps,
+                   num_generations, max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config)
+
+
+def reward_table(log_history) -> list[dict]:
+    """The reward columns of a TRL log history (or trainer): one row per logged training step with
+    `step`, `reward`, `reward_std` and each reward function's `rewards/NAME/mean` and `/std`."""
+    log_history = getattr(getattr(log_history, "state", None), "log_history", log_history)
+    rows = []
+    for entry in log_history:
+        if "reward" not in entry:
+            continue
+        row = {"step": entry.get("step")}
+        row.update({k: v for k, v in entry.items() if k == "reward" or k == "reward_std" or k.startswith("rewards/")})
+        rows.append(row)
+    return rows
+
+
+def plot_rewards(rows, save=None):
+    """Mean reward per step (total and per reward function) from `reward_table` rows."""
+    import matplotlib.pyplot as plt
+
+    from .plots import _finish
+
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    steps = [r["step"] for r in rows]
+    ax.plot(steps, [r["reward"] for r in rows], "o-", color="black", label="reward (sum)")
+    for key in sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")}):
+        ax.plot(steps, [r.get(key) for r in rows], "o--", label=key.split("/")[1])
+    ax.set(xlabel="GRPO step", ylabel="mean reward over the batch", title="Rewards during GRPO")
+    ax.legend(fontsize=8)
+    return _finish(fig, save)

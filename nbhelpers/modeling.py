@@ -19,6 +19,7 @@ from .setup import pick_device
 from .tokenizer import cache_root, qwen3_tokenizer
 
 META_FILE = "nbhelpers.json"
+TINY_BODY_VERSION = 2   # bump when the way the tiny body is built changes (invalidates the cache)
 
 
 # ---------------------------------------------------------------- devices and dtypes
@@ -79,7 +80,8 @@ def body_path(profile: Profile, train_texts: list[str] | None = None) -> str:
 def tiny_body(profile: Profile, texts: list[str], seed: int = 0) -> Path:
     """Build the tiny Qwen3 from its config with a fixed seed, warm it up as a causal LM on
     `texts` for `profile.warmup_lm_steps` steps, and cache it (keyed by config, texts, steps)."""
-    key = json.dumps([profile.tiny_config, profile.warmup_lm_steps, seed, sorted(texts)], sort_keys=True)
+    key = json.dumps([TINY_BODY_VERSION, profile.tiny_config, profile.warmup_lm_steps, seed, sorted(texts)],
+                     sort_keys=True)
     folder = cache_root() / f"tiny-qwen3-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (folder / "config.json").exists():
         return folder

@@ -30,6 +30,7 @@ class Profile:
     center_rewards_coefficient: float | None = 0.01
     tiny_config: dict = field(default_factory=dict)   # only for model="tiny-qwen3"
     warmup_lm_steps: int = 0       # causal-LM warm-up of a built body on the training texts (cached)
+    verifier: bool = False         # combine the head with the body's likelihood (verifier.py)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -50,6 +51,7 @@ PROFILES = {
                          head_dim=64, intermediate_size=768, vocab_size=151936, tie_word_embeddings=True,
                          max_position_embeddings=1024),
         warmup_lm_steps=600,
+        verifier=True,
     ),
     "minilm": Profile(
         name="minilm",

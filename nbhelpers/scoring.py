@@ -40,8 +40,11 @@ class RewardScorer:
     """Scores (prompt, response) pairs with a sequence-classification reward model."""
 
     def __init__(self, model, tokenizer, meta: dict | None = None, part: str = "both",
-                 token_budget: int = 8192, max_batch: int = 64, clip: float | None = None):
+                 token_budget: int = 8192, max_batch: int = 64, clip: float | None = None,
+                 use_verifier: bool = True):
         self.model, self.tokenizer, self.meta = model, tokenizer, meta or {}
+        # generative verifier weights fitted at training time (see verifier.py), if any
+        self.verifier = self.meta.get("verifier") if use_verifier else None
         self.part, self.token_budget, self.max_batch, self.clip = part, token_budget, max_batch, clip
         norm = self.meta.get("normalizer")
         self.normalizer = Normalizer(**norm) if norm else None
@@ -59,7 +62,18 @@ class RewardScorer:
                       else response, system)
 
     def raw_batch(self, prompts, responses) -> list[float]:
-        """Raw head outputs, length-sorted batches under a token budget, original order kept."""
+        """Unnormalized rewards: the head, or head + likelihood verifier if the model has one."""
+        head = self.head_batch(prompts, responses)
+        if not self.verifier:
+            return head
+        from .verifier import mean_logprobs
+
+        texts = [select_part(r, self.part) if isinstance(r, str) else r for r in responses]
+        lm = mean_logprobs(self.model, self.tokenizer, prompts, texts)
+        return [self.verifier["head_weight"] * h + self.verifier["lm_weight"] * l for h, l in zip(head, lm)]
+
+    def head_batch(self, prompts, responses) -> list[float]:
+        """Raw SEQ_CLS head outputs, length-sorted batches under a token budget, original order kept."""
         ids = [self.encode(p, r) for p, r in zip(prompts, responses)]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         rewards = [0.0] * len(ids)

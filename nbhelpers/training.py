@@ -18,6 +18,7 @@ from .data import DataError, Problem, too_long
 from .formatting import encode
 from .modeling import compute_dtype, count_parameters, load_for_training, pick_device, save_reward_model
 from .profiles import Profile, get_profile
+from .verifier import fit_verifier, supports_verifier
 
 
 def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, truncate: bool = False,
@@ -54,6 +55,7 @@ class TrainResult:
     history: list[dict] = field(default_factory=list)   # every log line: step, loss, accuracy, margin, eval_*
     seconds: float = 0.0
     out: Path | None = None
+    meta: dict = field(default_factory=dict)     # what is saved in nbhelpers.json (verifier weights, ...)
 
 
 def _history_callback(history: list):
@@ -113,11 +115,13 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     start = time.time()
     has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if has_ckpt else None)
-    result = TrainResult(trainer.model, tokenizer, profile, history, time.time() - start)
+    seconds = time.time() - start
+    meta = {"quantize_4bit": quantized, "train_seconds": round(seconds, 1), "n_train": len(train_pairs),
+            "parameters": count_parameters(trainer.model), "history": history}
+    if profile.verifier and supports_verifier(trainer.model):
+        meta["verifier"] = fit_verifier(trainer.model.eval(), tokenizer, train_pairs, seed=seed)
+    result = TrainResult(trainer.model.eval(), tokenizer, profile, history, seconds, meta=meta)
     if out is not None and trainer.is_world_process_zero():
-        meta = {"quantize_4bit": quantized,
-                "train_seconds": round(result.seconds, 1), "n_train": len(train_pairs),
-                "parameters": count_parameters(trainer.model), "history": history}
         result.out = save_reward_model(trainer.model, tokenizer, profile, out, meta, overwrite=overwrite or resume)
         shutil.rmtree(ckpt, ignore_errors=True)
     return result

@@ -17,7 +17,8 @@ import torch.nn.functional as F
 def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, batch_size: int = 16,
                lr: float = 2e-3) -> list[float]:
     """Train `model` (a *ForCausalLM with tied embeddings) for `steps` steps of next-token
-    prediction on `texts`; return the losses."""
+    prediction on `texts`; return the losses. The trained token ids are stored in
+    `model.config.warmup_vocab`, so a likelihood verifier can use the same softmax."""
     from .setup import progress
 
     ids = [tokenizer(t)["input_ids"] for t in texts]
@@ -50,5 +51,6 @@ def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, ba
         bar.set_postfix(loss=f"{loss.item():.3f}")
     with torch.no_grad():
         embedding.weight[vocab] = rows
+    model.config.warmup_vocab = vocab.tolist()
     model.eval()
     return losses

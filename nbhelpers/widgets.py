@@ -1,0 +1,52 @@
+"""An interactive scorer for notebooks: a prompt box, a response box, a button, the reward.
+
+Nothing here waits for input: `scorer_widget` builds the widgets, scores the initial texts once
+(so the reward is visible in a static or headless run, e.g. under `jupyter nbconvert`) and
+returns; each click on the button scores the current texts again.
+"""
+from __future__ import annotations
+
+import html
+
+from .thinking import split_thinking
+
+
+def reward_html(scorer, prompt: str, response: str) -> str:
+    """The reward of (prompt, response), as a short HTML line (also answer-only/thinking-only
+    rewards when the response has a thinking block)."""
+    reward = scorer.score(prompt, response)
+    line = f"<b>reward: {reward:+.3f}</b>"
+    if getattr(scorer, "normalizer", None) is not None:
+        line += " (normalized with the saved reference statistics)"
+    thinking, answer = split_thinking(response)
+    if thinking is not None:
+        parts = []
+        for part in ("answer", "thinking"):
+            old, scorer.part = getattr(scorer, "part", "both"), part
+            try:
+                parts.append(f"{part} only: {scorer.score(prompt, response):+.3f}")
+            finally:
+                scorer.part = old
+        line += " &nbsp; | &nbsp; " + ", ".join(parts)
+    return line
+
+
+def scorer_widget(scorer, prompt: str = "What is 15 + 27?",
+                  response: str = "<think>\nTens: 10 + 20 = 30.\nOnes: 5 + 7 = 12.\nTotal: 42.\n</think>\n\nThe answer is 42."):
+    """Return an ipywidgets box: edit the prompt and response, click "Score", read the reward."""
+    import ipywidgets as w
+
+    prompt_box = w.Textarea(value=prompt, description="prompt", layout=w.Layout(width="95%", height="60px"))
+    response_box = w.Textarea(value=response, description="response", layout=w.Layout(width="95%", height="140px"))
+    button = w.Button(description="Score", button_style="primary", icon="check")
+    result = w.HTML()
+
+    def update(_=None):
+        try:
+            result.value = reward_html(scorer, prompt_box.value, response_box.value)
+        except Exception as err:  # show the problem in the widget, keep the kernel alive
+            result.value = f"<span style='color:red'>{html.escape(type(err).__name__)}: {html.escape(str(err))}</span>"
+
+    button.on_click(update)
+    update()
+    return w.VBox([prompt_box, response_box, w.HBox([button, result])])

@@ -12,6 +12,7 @@ import json
 import sys
 
 from .data import DataError, load_pairs, validate
+from .profiles import Profile, get_profile
 
 
 def cmd_validate(args) -> int:
@@ -36,12 +37,24 @@ def cmd_train(args) -> int:
     ctx = setup(args.profile, seed=args.seed)
     train = load_pairs(args.data)
     evals = load_pairs(args.eval_data) if args.eval_data else None
-    result = train_reward_model(train, evals, profile=ctx.profile, out=args.out, epochs=args.epochs,
+    profile = get_profile(ctx.profile, **dict(parse_setting(s) for s in args.set))
+    result = train_reward_model(train, evals, profile=profile, out=args.out, epochs=args.epochs,
                                 max_steps=args.max_steps, resume=args.resume, quantize_4bit=args.quantize_4bit,
                                 truncate=args.truncate, overwrite=args.overwrite, seed=args.seed)
     if result.out:
         print(f"saved reward model to {result.out} ({result.seconds:.1f} s of training)")
     return 0
+
+
+def parse_setting(text: str):
+    """`key=value` (value as JSON if it parses, else a string) for a profile override."""
+    key, sep, value = text.partition("=")
+    if not sep or key not in Profile.__dataclass_fields__:
+        raise ValueError(f"--set {text!r}: expected KEY=VALUE with KEY one of {', '.join(Profile.__dataclass_fields__)}")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
 
 
 def _scorer(folder):
@@ -142,6 +155,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truncate", action="store_true", help="cut pairs longer than max_length instead of stopping")
     p.add_argument("--quantize-4bit", action="store_true", default=None, help="4-bit NF4 body (bitsandbytes)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a profile field, e.g. --set max_length=512 --set learning_rate=5e-4")
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("score", help="score pairs or prompt/response rows")
     p.add_argument("--model", required=True)

@@ -1,0 +1,47 @@
+"""HF_TOKEN from .env never reaches stdout/stderr, a saved model folder or an executed notebook."""
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import make_pairs
+
+FAKE = "hf_FAKEtoken0123456789abcdefSECRET"
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _grep_tree(folder: Path) -> list[str]:
+    return [str(p) for p in folder.rglob("*") if p.is_file() and FAKE.encode() in p.read_bytes()]
+
+
+def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
+    (tmp_path / ".env").write_text(f"HF_TOKEN={FAKE}\nREWARD_PROFILE=tiny\n")
+    data = tmp_path / "train.jsonl"
+    data.write_text("".join(json.dumps({k: v for k, v in p.items() if k != "line"}) + "\n" for p in make_pairs(16)))
+    env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
+    env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
+    run = lambda *a: subprocess.run([sys.executable, "-m", "nbhelpers", *a], cwd=tmp_path, env=env,
+                                    capture_output=True, text=True)
+    logs = [run("train", "--data", str(data), "--out", "rm", "--max-steps", "2",
+                "--set", "warmup_lm_steps=0", "--set", "max_length=128"),
+            run("evaluate", "--model", "rm", "--data", str(data), "--json"),
+            run("score", "--model", "rm", "--data", str(data), "--out", "scores.jsonl"),
+            run("validate", str(data))]
+    for log in logs:
+        assert log.returncode == 0, log.stderr[-2000:]
+        assert FAKE not in log.stdout + log.stderr
+    assert "HF_TOKEN: set" in logs[0].stdout        # it was loaded, just never shown
+    leaked = [p for p in _grep_tree(tmp_path) if not p.endswith(".env")]
+    assert leaked == []
+
+
+def test_token_never_reaches_an_executed_notebook(tmp_path):
+    env = {**os.environ, "HF_TOKEN": FAKE, "OMP_NUM_THREADS": "1"}
+    out = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",
+                          "--output-dir", str(tmp_path), str(ROOT / "notebooks" / "01_dataset.ipynb")],
+                         env=env, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert FAKE not in out.stdout + out.stderr
+    assert _grep_tree(tmp_path) == []
+    assert "HF_TOKEN: set" in (tmp_path / "01_dataset.ipynb").read_text()

@@ -43,6 +43,11 @@ def format_text(tokenizer, prompt, response, system: str | None = None) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
-def encode(tokenizer, prompt, response, system: str | None = None) -> list[int]:
-    """Token ids of `format_text(...)`; what both RewardTrainer and every scorer consume."""
-    return tokenizer(format_text(tokenizer, prompt, response, system))["input_ids"]
+def encode(tokenizer, prompt, response, system: str | None = None, max_length: int | None = None) -> list[int]:
+    """Token ids of `format_text(...)`; what both RewardTrainer and every scorer consume.
+
+    With `max_length`, longer texts keep their LAST max_length tokens: the reward head reads
+    the final token, so the end of the response is what must survive.
+    """
+    ids = tokenizer(format_text(tokenizer, prompt, response, system))["input_ids"]
+    return ids[-max_length:] if max_length and len(ids) > max_length else ids

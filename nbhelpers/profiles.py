@@ -21,6 +21,7 @@ class Profile:
     max_length: int
     lora: dict | None              # LoraConfig kwargs (task_type SEQ_CLS is added), None = full fine-tuning
     quantize_4bit: bool = False    # BitsAndBytes NF4; compute dtype is chosen by device
+    dtype: str | None = None       # None: bf16 on CUDA, float32 elsewhere; or "float32" / "bfloat16"
     learning_rate: float = 1e-4
     epochs: float = 1.0
     batch_size: int = 8

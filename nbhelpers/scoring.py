@@ -57,9 +57,14 @@ class RewardScorer:
         scorer.folder = Path(folder)
         return scorer
 
+    @property
+    def max_length(self) -> int | None:
+        """The profile's max_length: longer texts keep their last max_length tokens."""
+        return self.meta.get("profile", {}).get("max_length")
+
     def encode(self, prompt, response, system=None) -> list[int]:
         return encode(self.tokenizer, prompt, select_part(response, self.part) if isinstance(response, str)
-                      else response, system)
+                      else response, system, self.max_length)
 
     def raw_batch(self, prompts, responses) -> list[float]:
         """Unnormalized rewards: the head, or head + likelihood verifier if the model has one."""
@@ -69,7 +74,7 @@ class RewardScorer:
         from .verifier import mean_logprobs
 
         texts = [select_part(r, self.part) if isinstance(r, str) else r for r in responses]
-        lm = mean_logprobs(self.model, self.tokenizer, prompts, texts)
+        lm = mean_logprobs(self.model, self.tokenizer, prompts, texts, max_length=self.max_length)
         return [self.verifier["head_weight"] * h + self.verifier["lm_weight"] * l for h, l in zip(head, lm)]
 
     def head_batch(self, prompts, responses) -> list[float]:
@@ -79,6 +84,8 @@ class RewardScorer:
         rewards = [0.0] * len(ids)
         pad = self.tokenizer.pad_token_id
         start = 0
+        # real tokens vs tokens the model processed (padding included), for benchmarks
+        self.last_stats = {"real_tokens": sum(map(len, ids)), "processed_tokens": 0, "batches": 0}
         with torch.inference_mode():
             while start < len(order):
                 end = start + 1
@@ -87,6 +94,8 @@ class RewardScorer:
                     end += 1
                 chunk = [ids[i] for i in order[start:end]]
                 width = max(map(len, chunk))
+                self.last_stats["processed_tokens"] += width * len(chunk)
+                self.last_stats["batches"] += 1
                 input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in chunk], device=self.device)
                 mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in chunk], device=self.device)
                 logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float().cpu()

@@ -25,7 +25,8 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, 
                    source: str = "<pairs>"):
     """A `datasets.Dataset` with chosen_ids / rejected_ids (and margin if every pair has one).
 
-    Raises DataError naming every pair longer than max_length unless truncate=True.
+    Raises DataError naming every pair longer than max_length unless truncate=True (then the
+    last max_length tokens are kept, as every scorer does).
     """
     from datasets import Dataset
 
@@ -40,8 +41,7 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, 
     rows = {"chosen_ids": [], "rejected_ids": []}
     for pair in pairs:
         for side in ("chosen", "rejected"):
-            ids = encode(tokenizer, pair["prompt"], pair[side], pair.get("system"))
-            rows[f"{side}_ids"].append(ids[:max_length] if max_length else ids)
+            rows[f"{side}_ids"].append(encode(tokenizer, pair["prompt"], pair[side], pair.get("system"), max_length))
     if pairs and all("margin" in p for p in pairs):
         rows["margin"] = [float(p["margin"]) for p in pairs]
     return Dataset.from_dict(rows)
@@ -106,7 +106,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     trainer = RewardTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                             processing_class=tokenizer, callbacks=[_history_callback(history), *callbacks])
     quantized = bool(profile.quantize_4bit if quantize_4bit is None else quantize_4bit)
-    if quantized and compute_dtype(device) == torch.float32:
+    if quantized and compute_dtype(device, profile.dtype) == torch.float32:
         # TRL casts QLoRA adapter weights to bf16; with float32 compute (CPU) that mismatches the
         # activations and bf16 is ~35x slower here, so keep trainable weights in float32.
         for param in trainer.model.parameters():
@@ -116,7 +116,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
     trainer.train(resume_from_checkpoint=True if has_ckpt else None)
     seconds = time.time() - start
-    meta = {"quantize_4bit": quantized, "train_seconds": round(seconds, 1), "n_train": len(train_pairs),
+    meta = {"profile": profile.to_dict(), "quantize_4bit": quantized, "train_seconds": round(seconds, 1), "n_train": len(train_pairs),
             "parameters": count_parameters(trainer.model), "history": history}
     if profile.verifier and supports_verifier(trainer.model):
         meta["verifier"] = fit_verifier(trainer.model.eval(), tokenizer, train_pairs, seed=seed)

@@ -43,8 +43,10 @@ def _header_length(tokenizer) -> int:
 
 
 @torch.inference_mode()
-def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32) -> list[float]:
-    """Mean log-probability of each response's tokens given its prompt, under the body's LM."""
+def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32,
+                  max_length: int | None = None) -> list[float]:
+    """Mean log-probability of each response's tokens given its prompt, under the body's LM
+    (texts longer than max_length keep their last max_length tokens, like the head sees them)."""
     body, embeddings, disable = _body_and_embeddings(model)
     vocab_ids = getattr(model.config, "warmup_vocab", None)
     vocab = torch.tensor(vocab_ids, device=embeddings.device) if vocab_ids else None
@@ -56,8 +58,9 @@ def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32) ->
     header = _header_length(tokenizer)
     items = []
     for p, r in zip(prompts, responses):
-        ids = encode(tokenizer, p, r)
-        start = len(encode(tokenizer, p, "")) - (len(encode(tokenizer, "", "")) - header)
+        full = encode(tokenizer, p, r)
+        ids = encode(tokenizer, p, r, max_length=max_length)
+        start = len(encode(tokenizer, p, "")) - (len(encode(tokenizer, "", "")) - header) - (len(full) - len(ids))
         items.append((ids, max(1, min(start, len(ids) - 1))))
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [0.0] * len(items)

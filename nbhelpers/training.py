@@ -44,6 +44,8 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, 
             rows[f"{side}_ids"].append(encode(tokenizer, pair["prompt"], pair[side], pair.get("system"), max_length))
     if pairs and all("margin" in p for p in pairs):
         rows["margin"] = [float(p["margin"]) for p in pairs]
+    # a batch is padded to its longest chosen or rejected text: the length RewardConfig groups by
+    rows["length"] = [max(len(c), len(r)) for c, r in zip(rows["chosen_ids"], rows["rejected_ids"])]
     return Dataset.from_dict(rows)
 
 
@@ -98,9 +100,12 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
         optim=profile.optim if device == "cuda" else "adamw_torch", lr_scheduler_type="cosine", warmup_steps=0.05,
         max_length=profile.max_length, center_rewards_coefficient=profile.center_rewards_coefficient,
         logging_steps=log_every, eval_strategy="steps" if eval_ds is not None else "no",
-        eval_steps=max(log_every, steps_per_epoch // 4), save_strategy="steps", save_steps=max(1, steps_per_epoch // 4),
+        eval_steps=max(log_every, steps_per_epoch // 2), save_strategy="steps", save_steps=max(1, steps_per_epoch // 4),
         save_total_limit=1, bf16=device == "cuda" and compute_bf16(), use_cpu=device == "cpu",
         dataloader_num_workers=0, disable_tqdm=False,
+        # batches of similar length (less padding; benchmarks/bench_training.py); keep the "length"
+        # column the sampler reads (the collator only uses chosen_ids / rejected_ids / margin)
+        train_sampling_strategy="group_by_length", length_column_name="length", remove_unused_columns=False,
     )
     history: list[dict] = []
     trainer = RewardTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
@@ -118,12 +123,15 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     seconds = time.time() - start
     meta = {"profile": profile.to_dict(), "quantize_4bit": quantized, "train_seconds": round(seconds, 1), "n_train": len(train_pairs),
             "parameters": count_parameters(trainer.model), "history": history}
-    if profile.verifier and supports_verifier(trainer.model):
+    # Multi-process (accelerate launch): only rank 0 fits the verifier, saves and cleans up.
+    main = trainer.is_world_process_zero()
+    if main and profile.verifier and supports_verifier(trainer.model):
         meta["verifier"] = fit_verifier(trainer.model.eval(), tokenizer, train_pairs, seed=seed)
     result = TrainResult(trainer.model.eval(), tokenizer, profile, history, seconds, meta=meta)
-    if out is not None and trainer.is_world_process_zero():
+    if out is not None and main:
         result.out = save_reward_model(trainer.model, tokenizer, profile, out, meta, overwrite=overwrite or resume)
         shutil.rmtree(ckpt, ignore_errors=True)
+    trainer.accelerator.wait_for_everyone()   # every rank returns once the folder is complete
     return result
 
 

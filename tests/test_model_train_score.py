@@ -79,7 +79,8 @@ def test_save_reload_in_fresh_process_gives_identical_rewards(tiny_profile, tmp_
     train = make_pairs(16)
     result = train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=2,
                                 checkpoint_dir=tmp_path / "ckpt")
-    scorer = RewardScorer(result.model.eval(), result.tokenizer)
+    scorer = RewardScorer(result.model.eval(), result.tokenizer, result.meta)
+    assert scorer.verifier, "the tiny profile saves verifier weights; the reload must use them too"
     here = scorer.score_batch([p["prompt"] for p in train], [p["chosen"] for p in train])
     code = ("import json,sys; from nbhelpers.scoring import RewardScorer; "
             "s=RewardScorer.from_folder(sys.argv[1]); d=json.load(open(sys.argv[2])); "

@@ -32,6 +32,10 @@ def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
         assert log.returncode == 0, log.stderr[-2000:]
         assert FAKE not in log.stdout + log.stderr
     assert "HF_TOKEN: set" in logs[0].stdout        # it was loaded, just never shown
+    report = json.loads(logs[1].stdout)              # evaluate --json: exactly one JSON object on stdout
+    assert set(report) >= {"n", "accuracy", "mean_margin", "by_category"} and report["n"] == 16
+    scores = [json.loads(line) for line in (tmp_path / "scores.jsonl").read_text().splitlines()]
+    assert len(scores) == 16 and set(scores[0]) == {"id", "chosen_reward", "rejected_reward"}
     leaked = [p for p in _grep_tree(tmp_path) if not p.endswith(".env")]
     assert leaked == []
 

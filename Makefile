@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 
-.PHONY: venv run test test-unit test-notebooks clean
+.PHONY: venv run test determinism clean
 
 venv: $(STAMP)
 
@@ -31,6 +31,12 @@ run: venv
 test: venv
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval-lax notebooks
+
+# Three runs of the notebook suite must give byte-identical test scores (slow: ~10 minutes).
+determinism: venv
+	@for i in 1 2 3; do $(MAKE) --no-print-directory run > /dev/null || exit 1; \
+		sha256sum outputs/03_test_scores.jsonl | tee -a outputs/determinism.txt; done
+	@test $$(tail -3 outputs/determinism.txt | cut -d' ' -f1 | sort -u | wc -l) -eq 1 && echo "identical scores in 3 runs"
 
 clean:
 	rm -rf outputs

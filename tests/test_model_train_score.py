@@ -137,3 +137,17 @@ def test_normalizer_fit_save_and_reload(tiny_profile, tmp_path):
     assert again.score(prompts[0], responses[0]) == pytest.approx(normalized[0], abs=1e-5)
     clipped = RewardScorer.from_folder(tmp_path / "rm", clip=0.5).score_batch(prompts, responses)
     assert max(abs(x) for x in clipped) <= 0.5
+
+
+def test_training_is_deterministic_across_processes(tmp_path):
+    """Two fresh processes training the same pairs with the same seed give identical rewards."""
+    code = ("import json,sys; sys.path.insert(0, sys.argv[2]); from conftest import make_pairs; "
+            "from nbhelpers.profiles import get_profile; from nbhelpers.training import train_reward_model; "
+            "from nbhelpers.scoring import RewardScorer; from nbhelpers.setup import seed_everything; seed_everything(0); "
+            "p=make_pairs(16); r=train_reward_model(p, profile=get_profile('tiny', warmup_lm_steps=0, max_length=128), "
+            "max_steps=3, checkpoint_dir=sys.argv[1]); s=RewardScorer(r.model, r.tokenizer, r.meta); "
+            "print(json.dumps(s.score_batch([x['prompt'] for x in p], [x['chosen'] for x in p])))")
+    tests_dir = str(__import__("pathlib").Path(__file__).parent)
+    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path / f"ckpt{i}"), tests_dir], capture_output=True,
+                           text=True, check=True).stdout.strip().splitlines()[-1] for i in range(2)]
+    assert runs[0] == runs[1]

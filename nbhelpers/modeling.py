@@ -15,7 +15,7 @@ from pathlib import Path
 
 import torch
 
-from .profiles import Profile, get_profile, profile_from_dict
+from .profiles import Profile, profile_from_dict
 from .setup import pick_device
 from .tokenizer import cache_root, qwen3_tokenizer
 
@@ -289,6 +289,3 @@ def load_reward_model(folder, device: str | None = None):
         model.to(device)
     return model.eval(), tokenizer, meta
 
-
-__all__ = ["pick_device", "compute_dtype", "load_tokenizer", "load_for_training", "save_reward_model",
-           "load_reward_model", "count_parameters", "atomic_save", "get_profile"]

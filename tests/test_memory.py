@@ -1,6 +1,5 @@
 """The GPU memory ESTIMATE (nbhelpers/memory.py) for Qwen3-4B."""
 from nbhelpers.memory import GIB, QWEN3_4B, Arch, estimate, nf4_bytes_per_weight
-from nbhelpers.profiles import get_profile
 
 
 def test_qwen3_4b_counts_and_profile_fits_10gib():

@@ -125,7 +125,7 @@ def test_four_bit_nf4_lora_path_trains_on_cpu(tiny_profile, tmp_path):
 
 def test_normalizer_fit_save_and_reload(tiny_profile, tmp_path):
     train = make_pairs(16)
-    result = train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=1,
+    train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=1,
                                 checkpoint_dir=tmp_path / "ckpt")
     scorer = RewardScorer.from_folder(tmp_path / "rm")
     prompts, responses = [p["prompt"] for p in train], [p["chosen"] for p in train]

@@ -176,7 +176,7 @@ def quantization_config(device: str, dtype: str | None = None):
 
 
 def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, quantize_4bit: bool | None = None,
-                      device: str | None = None):
+                      device: str | None = None, seed: int = 0):
     """(model, tokenizer) ready for RewardTrainer: num_labels=1, pad token on the config,
     optional 4-bit NF4, LoRA SEQ_CLS (the score head trained and saved via modules_to_save).
 
@@ -195,7 +195,9 @@ def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, 
         kwargs["quantization_config"] = quantization_config(device, profile.dtype)
         # one GPU per process under `accelerate launch` (DDP): this process's local rank
         kwargs["device_map"] = {"": device if device != "cuda" else int(os.environ.get("LOCAL_RANK", 0))}
-    model = _from_pretrained(AutoModelForSequenceClassification, body_path(profile, warm_texts), **kwargs)
+    source = body_path(profile, warm_texts)
+    torch.manual_seed(seed)   # the new score head and LoRA init: the same whether or not the body was just built
+    model = _from_pretrained(AutoModelForSequenceClassification, source, **kwargs)
     model.config.pad_token_id = tokenizer.pad_token_id
     if profile.lora:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training

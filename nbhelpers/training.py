@@ -85,7 +85,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
         raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it.")
     device = device or pick_device()
     if model is None:
-        model, tokenizer = load_for_training(profile, train_pairs, quantize_4bit=quantize_4bit, device=device)
+        model, tokenizer = load_for_training(profile, train_pairs, quantize_4bit=quantize_4bit, device=device, seed=seed)
     train_ds = tokenize_pairs(train_pairs, tokenizer, profile.max_length, truncate)
     eval_ds = tokenize_pairs(eval_pairs, tokenizer, profile.max_length, truncate, "<eval>") if eval_pairs else None
 

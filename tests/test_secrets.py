@@ -19,6 +19,9 @@ def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
     (tmp_path / ".env").write_text(f"HF_TOKEN={FAKE}\nREWARD_PROFILE=tiny\n")
     data = tmp_path / "train.jsonl"
     data.write_text("".join(json.dumps({k: v for k, v in p.items() if k != "line"}) + "\n" for p in make_pairs(16)))
+    singles = tmp_path / "singles.jsonl"
+    singles.write_text(json.dumps({"prompt": "What is 2 + 2?", "response": "4", "id": "a"}) + "\n"
+                       + json.dumps({"prompt": "What is 3 + 3?", "response": "<think>\n3 + 3 = 6\n</think>\n\n6"}) + "\n")
     env = {k: v for k, v in os.environ.items() if k != "HF_TOKEN"}
     env.update(OMP_NUM_THREADS="1", PYTHONPATH=str(ROOT))
     run = lambda *a: subprocess.run([sys.executable, "-m", "nbhelpers", *a], cwd=tmp_path, env=env,
@@ -27,6 +30,7 @@ def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
                 "--set", "warmup_lm_steps=0", "--set", "max_length=128"),
             run("evaluate", "--model", "rm", "--data", str(data), "--json"),
             run("score", "--model", "rm", "--data", str(data), "--out", "scores.jsonl"),
+            run("score", "--model", "rm", "--data", str(singles)),
             run("validate", str(data))]
     for log in logs:
         assert log.returncode == 0, log.stderr[-2000:]
@@ -36,6 +40,8 @@ def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
     assert set(report) >= {"n", "accuracy", "mean_margin", "by_category"} and report["n"] == 16
     scores = [json.loads(line) for line in (tmp_path / "scores.jsonl").read_text().splitlines()]
     assert len(scores) == 16 and set(scores[0]) == {"id", "chosen_reward", "rejected_reward"}
+    single = [json.loads(line) for line in logs[3].stdout.splitlines()]   # prompt/response rows, in order
+    assert [set(r) for r in single] == [{"id", "reward"}, {"reward"}] and single[0]["id"] == "a"
     leaked = [p for p in _grep_tree(tmp_path) if not p.endswith(".env")]
     assert leaked == []
 

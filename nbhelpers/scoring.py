@@ -129,7 +129,9 @@ class RewardScorer:
         self.normalizer = Normalizer.fit(self.raw_batch(prompts, responses))
         self.meta["normalizer"] = {"mean": self.normalizer.mean, "std": self.normalizer.std}
         if save and getattr(self, "folder", None):
-            (self.folder / META_FILE).write_text(json.dumps(self.meta, indent=2))
+            tmp = self.folder / f".{META_FILE}.tmp"
+            tmp.write_text(json.dumps(self.meta, indent=2))
+            tmp.replace(self.folder / META_FILE)   # atomic: never a half-written nbhelpers.json
         return self.normalizer
 
 

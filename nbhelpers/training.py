@@ -118,8 +118,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
             if param.requires_grad:
                 param.data = param.data.float()
     start = time.time()
-    has_ckpt = resume and ckpt.exists() and any(ckpt.glob("checkpoint-*"))
-    trainer.train(resume_from_checkpoint=True if has_ckpt else None)
+    trainer.train(resume_from_checkpoint=last_complete_checkpoint(ckpt) if resume else None)
     seconds = time.time() - start
     meta = {"profile": profile.to_dict(), "quantize_4bit": quantized, "train_seconds": round(seconds, 1), "n_train": len(train_pairs),
             "parameters": count_parameters(trainer.model), "history": history}
@@ -133,6 +132,16 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()   # every rank returns once the folder is complete
     return result
+
+
+def last_complete_checkpoint(folder) -> str | None:
+    """The newest checkpoint whose trainer_state.json exists (Trainer writes it last), or None.
+
+    A process killed while saving leaves a newer, half-written checkpoint folder behind;
+    resuming from it would fail, so it is skipped.
+    """
+    done = [p for p in Path(folder).glob("checkpoint-*") if (p / "trainer_state.json").exists()]
+    return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
 
 
 def compute_bf16() -> bool:

@@ -36,3 +36,16 @@ def test_kill_9_then_resume(tmp_path):
     assert steps and min(steps) > saved[-1] - 1, "the resumed run must continue after the checkpoint, not restart"
     assert max(steps) == 60
     assert not ckpt.exists()
+
+
+def test_resume_skips_a_half_written_checkpoint(tmp_path):
+    from nbhelpers.training import last_complete_checkpoint
+
+    for step, complete in ((4, True), (8, True), (12, False)):
+        folder = tmp_path / f"checkpoint-{step}"
+        folder.mkdir()
+        (folder / "adapter_model.safetensors").write_bytes(b"x")
+        if complete:
+            (folder / "trainer_state.json").write_text("{}")
+    assert last_complete_checkpoint(tmp_path) == str(tmp_path / "checkpoint-8")
+    assert last_complete_checkpoint(tmp_path / "none") is None

@@ -55,12 +55,12 @@ def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32,
         to_local = torch.full((embeddings.shape[0],), -1, dtype=torch.long, device=embeddings.device)
         to_local[vocab] = torch.arange(len(vocab), device=embeddings.device)
     weight = embeddings[vocab] if vocab is not None else embeddings
-    header = _header_length(tokenizer)
+    tail = len(encode(tokenizer, "", "")) - _header_length(tokenizer)   # end-of-turn tokens after a response
     items = []
     for p, r in zip(prompts, responses):
         full = encode(tokenizer, p, r)
-        ids = encode(tokenizer, p, r, max_length=max_length)
-        start = len(encode(tokenizer, p, "")) - (len(encode(tokenizer, "", "")) - header) - (len(full) - len(ids))
+        ids = full[-max_length:] if max_length else full   # encode()'s keep-last truncation
+        start = len(encode(tokenizer, p, "")) - tail - (len(full) - len(ids))
         items.append((ids, max(1, min(start, len(ids) - 1))))
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [0.0] * len(items)

@@ -70,63 +70,37 @@ def _scorer(folder):
 
 
 def cmd_score(args) -> int:
-    rows, errors, _ = validate_rows(args.data)
+    rows, errors, warnings = validate(args.data, responses=True)
+    for problem in warnings:
+        print(f"warning: {problem}", file=sys.stderr)
+    for problem in errors:
+        print(problem)
     if errors:
-        for problem in errors:
-            print(problem)
         return 1
+    if args.out and os.path.realpath(args.out) == os.path.realpath(args.data):
+        raise ValueError(f"--out {args.out} is the input file; write the scores to another file")
     scorer = _scorer(args.model)
-    out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
-    try:
-        pairs = [r for r in rows if "chosen" in r]
-        singles = [r for r in rows if "chosen" not in r]
-        pair_rewards = iter(scorer.score_pairs(pairs)) if pairs else iter(())
-        single_rewards = iter(scorer.score_batch([r["prompt"] for r in singles], [r["response"] for r in singles])
-                              if singles else [])
-        for row in rows:
-            if "chosen" in row:
-                c, r = next(pair_rewards)
-                result = {"chosen_reward": c, "rejected_reward": r}
-            else:
-                result = {"reward": next(single_rewards)}
-            if "id" in row:
-                result = {"id": row["id"], **result}
-            out.write(json.dumps(result) + "\n")
-    finally:
-        if args.out:
-            out.close()
+    pairs = [r for r in rows if "chosen" in r]
+    singles = [r for r in rows if "chosen" not in r]
+    pair_rewards = iter(scorer.score_pairs(pairs) if pairs else [])
+    single_rewards = iter(scorer.score_batch([r["prompt"] for r in singles], [r["response"] for r in singles])
+                          if singles else [])
+    lines = []
+    for row in rows:
+        if "chosen" in row:
+            c, r = next(pair_rewards)
+            result = {"chosen_reward": c, "rejected_reward": r}
+        else:
+            result = {"reward": next(single_rewards)}
+        lines.append(json.dumps({"id": row["id"], **result} if "id" in row else result) + "\n")
+    if not args.out:
+        sys.stdout.writelines(lines)
+        return 0
+    from .modeling import atomic_write_text
+
+    atomic_write_text(args.out, "".join(lines))
+    print(f"wrote {len(lines)} rows to {args.out}", file=sys.stderr)
     return 0
-
-
-def validate_rows(path):
-    """Rows of a scoring file: preference pairs, or `prompt`/`response` rows."""
-    from .data import Problem
-
-    with open(path, "rb") as f:
-        first = next((line for line in f if line.strip()), b"")
-    try:
-        is_single = "response" in json.loads(first) and "chosen" not in json.loads(first)
-    except (ValueError, TypeError):
-        is_single = False
-    if not is_single:
-        return validate(path)
-    rows, errors = [], []
-    with open(path, "rb") as f:
-        for n, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line.decode("utf-8"))
-            except (ValueError, UnicodeDecodeError) as err:
-                errors.append(Problem(str(path), n, "json", f"invalid JSON line ({err})"))
-                continue
-            for key in ("prompt", "response"):
-                if not isinstance(row, dict) or not isinstance(row.get(key), str):
-                    errors.append(Problem(str(path), n, key, "missing or not a string"))
-                    break
-            else:
-                rows.append(row)
-    return rows, errors, []
 
 
 def cmd_evaluate(args) -> int:

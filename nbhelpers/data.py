@@ -308,12 +308,22 @@ def _conversational(row, notes):
     return system, prompt, c, r
 
 
-def _check_row(row, notes):
-    """Return a normalised pair or raise _Bad; append (field, message) notes to `notes`."""
+def _is_response_row(row) -> bool:
+    return isinstance(row, dict) and "response" in row and "chosen" not in row and "rejected" not in row
+
+
+def _check_row(row, notes, responses=False):
+    """Return a normalised pair (or, with `responses`, a prompt/response row) or raise _Bad;
+    append (field, message) notes to `notes`."""
     if not isinstance(row, dict):
         raise _Bad("row", f"is {_kind(row)}; expected a JSON object like {EXAMPLE}")
     pair = {}
-    if any(isinstance(row.get(k), (list, tuple)) for k in REQUIRED):
+    if responses and _is_response_row(row):
+        for field in ("prompt", "response"):
+            if field not in row:
+                raise _Bad(field, "missing; a row to score needs prompt and response (or prompt, chosen, rejected)")
+            pair[field] = _text(row[field], field)
+    elif any(isinstance(row.get(k), (list, tuple)) for k in REQUIRED):
         system, *texts = _conversational(row, notes)
         pair.update(zip(REQUIRED, texts))
         if system is not None:
@@ -326,10 +336,10 @@ def _check_row(row, notes):
             if field not in row:
                 raise _Bad(field, "missing; every row needs prompt, chosen and rejected")
             pair[field] = _text(row[field], field)
-    if pair["chosen"] == pair["rejected"]:
+    if "chosen" in pair and pair["chosen"] == pair["rejected"]:
         raise _Bad("rejected", "is identical to chosen; a preference pair needs two different "
                    "responses")
-    if pair["chosen"].strip() == pair["rejected"].strip():
+    if "chosen" in pair and pair["chosen"].strip() == pair["rejected"].strip():
         notes.append(("rejected", "differs from chosen only in leading/trailing whitespace"))
     # Optional fields: None means absent (datasets fill missing values with None).
     if row.get("system") is not None and "system" not in pair:
@@ -359,12 +369,13 @@ def _check_row(row, notes):
 
 # ---------------------------------------------------------------- public API
 
-def validate(source):
+def validate(source, responses=False):
     """Return (pairs, errors, warnings). Never raises for bad data; never modifies the file.
 
     `source` is a path to a .jsonl file, a list of dicts or a `datasets.Dataset`. Each pair is
     `{"prompt", "chosen", "rejected"}` plus any of `system`, `id`, `category`, `margin`, and
-    `line` (1-based line in the file, or row index + 1).
+    `line` (1-based line in the file, or row index + 1). With `responses=True`, rows to score
+    `{"prompt", "response"}` are accepted too (and may repeat).
     """
     errors, warnings = [], []
     pairs, seen, ids, counts = [], {}, {}, {}
@@ -374,12 +385,12 @@ def validate(source):
         for line, row in rows:
             notes = []
             for key in row if isinstance(row, dict) else ():
-                if key not in KNOWN and key != "line":
+                if key not in KNOWN and key != "line" and not (key == "response" and responses):
                     notes.append((str(key), "unknown field, ignored (known fields: "
                                   f"{', '.join(KNOWN)})"))
             pair = None
             try:
-                pair = _check_row(row, notes)
+                pair = _check_row(row, notes, responses)
             except _Bad as bad:
                 errors.append(Problem(name, line, bad.field, bad.message))
             except Exception as e:  # never a traceback for bad data
@@ -388,6 +399,10 @@ def validate(source):
             for note in notes:
                 counts.setdefault(note, [line, 0])[1] += 1
             if pair is None:
+                continue
+            if "response" in pair:
+                pair["line"] = line
+                pairs.append(pair)
                 continue
             key = (pair.get("system"), pair["prompt"], pair["chosen"], pair["rejected"])
             if key in seen:

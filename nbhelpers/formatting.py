@@ -43,6 +43,16 @@ def format_text(tokenizer, prompt, response, system: str | None = None) -> str:
     return tokenizer.apply_chat_template(messages, tokenize=False)
 
 
+def pad_right(seqs: list[list[int]], pad_id: int, device=None):
+    """(input_ids, attention_mask) tensors: id lists padded on the right to the longest one."""
+    import torch
+
+    width = max(map(len, seqs))
+    input_ids = torch.tensor([s + [pad_id] * (width - len(s)) for s in seqs], device=device)
+    mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in seqs], device=device)
+    return input_ids, mask
+
+
 def encode(tokenizer, prompt, response, system: str | None = None, max_length: int | None = None) -> list[int]:
     """Token ids of `format_text(...)`; what both RewardTrainer and every scorer consume.
 

@@ -180,7 +180,8 @@ def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, 
     """(model, tokenizer) ready for RewardTrainer: num_labels=1, pad token on the config,
     optional 4-bit NF4, LoRA SEQ_CLS (the score head trained and saved via modules_to_save).
 
-    `warmup_pairs`: the training pairs; a built (tiny) body is warmed up on their chosen texts.
+    `warmup_pairs`: the training pairs; a built (tiny) body is warmed up on their chosen texts
+    (plus `profile.warmup_corpus` generated worked solutions).
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -190,6 +191,10 @@ def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, 
     quantize_4bit = profile.quantize_4bit if quantize_4bit is None else quantize_4bit
     tokenizer = load_tokenizer(profile)
     warm_texts = [format_text(tokenizer, p["prompt"], p["chosen"]) for p in warmup_pairs or []]
+    if warm_texts and profile.warmup_lm_steps and profile.warmup_corpus:
+        from .corpus import warmup_corpus
+
+        warm_texts += [format_text(tokenizer, p, r) for p, r in warmup_corpus(profile.warmup_corpus)]
     kwargs = {"num_labels": 1, "dtype": compute_dtype(device, profile.dtype)}
     if quantize_4bit:
         kwargs["quantization_config"] = quantization_config(device, profile.dtype)
@@ -238,6 +243,19 @@ def atomic_save(folder, write, overwrite: bool = False) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return folder
+
+
+def atomic_write_text(path, text: str) -> Path:
+    """Write `text` to a temp file beside `path`, then rename it over `path`: never half a file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
 
 
 def save_reward_model(model, tokenizer, profile: Profile, folder, meta: dict | None = None,

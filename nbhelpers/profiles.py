@@ -31,6 +31,7 @@ class Profile:
     center_rewards_coefficient: float | None = 0.01
     tiny_config: dict = field(default_factory=dict)   # only for model="tiny-qwen3"
     warmup_lm_steps: int = 0       # causal-LM warm-up of a built body on the training texts (cached)
+    warmup_corpus: int = 0         # + this many generated worked solutions in varied wording (corpus.py)
     verifier: bool = False         # combine the head with the body's likelihood (verifier.py)
 
     def to_dict(self) -> dict:
@@ -51,7 +52,8 @@ PROFILES = {
         tiny_config=dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
                          head_dim=64, intermediate_size=768, vocab_size=151936, tie_word_embeddings=True,
                          max_position_embeddings=1024),
-        warmup_lm_steps=2000,   # ~11 min once on 2 cores, then cached; 600 steps left wrong_step at 0.75
+        warmup_lm_steps=3500,   # ~19 min once on 2 cores, then cached; 600 steps left wrong_step at 0.75
+        warmup_corpus=2500,     # varied wording: the body's likelihood then carries over to other phrasings
         verifier=True,
     ),
     "minilm": Profile(

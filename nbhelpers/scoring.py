@@ -13,8 +13,8 @@ from pathlib import Path
 
 import torch
 
-from .formatting import encode
-from .modeling import META_FILE, load_reward_model
+from .formatting import encode, pad_right
+from .modeling import META_FILE, atomic_write_text, load_reward_model
 from .thinking import select_part
 
 
@@ -92,12 +92,9 @@ class RewardScorer:
                 while (end < len(order) and end - start < self.max_batch
                        and (end - start + 1) * len(ids[order[end]]) <= self.token_budget):
                     end += 1
-                chunk = [ids[i] for i in order[start:end]]
-                width = max(map(len, chunk))
-                self.last_stats["processed_tokens"] += width * len(chunk)
+                input_ids, mask = pad_right([ids[i] for i in order[start:end]], pad, self.device)
+                self.last_stats["processed_tokens"] += input_ids.numel()
                 self.last_stats["batches"] += 1
-                input_ids = torch.tensor([s + [pad] * (width - len(s)) for s in chunk], device=self.device)
-                mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in chunk], device=self.device)
                 logits = self.model(input_ids=input_ids, attention_mask=mask).logits[:, 0].float().cpu()
                 for i, value in zip(order[start:end], logits.tolist()):
                     rewards[i] = value
@@ -129,9 +126,7 @@ class RewardScorer:
         self.normalizer = Normalizer.fit(self.raw_batch(prompts, responses))
         self.meta["normalizer"] = {"mean": self.normalizer.mean, "std": self.normalizer.std}
         if save and getattr(self, "folder", None):
-            tmp = self.folder / f".{META_FILE}.tmp"
-            tmp.write_text(json.dumps(self.meta, indent=2))
-            tmp.replace(self.folder / META_FILE)   # atomic: never a half-written nbhelpers.json
+            atomic_write_text(self.folder / META_FILE, json.dumps(self.meta, indent=2))
         return self.normalizer
 
 

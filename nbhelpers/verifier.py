@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .formatting import encode
+from .formatting import encode, pad_right
 
 OOV_LOGPROB = -20.0   # tokens the built body never saw in warm-up (outside `warmup_vocab`)
 
@@ -67,10 +67,7 @@ def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32,
     pad = tokenizer.pad_token_id
     with disable:
         for k in range(0, len(order), batch_size):
-            chunk = [items[i] for i in order[k:k + batch_size]]
-            width = max(len(ids) for ids, _ in chunk)
-            input_ids = torch.tensor([ids + [pad] * (width - len(ids)) for ids, _ in chunk], device=weight.device)
-            mask = torch.tensor([[1] * len(ids) + [0] * (width - len(ids)) for ids, _ in chunk], device=weight.device)
+            input_ids, mask = pad_right([items[i][0] for i in order[k:k + batch_size]], pad, weight.device)
             hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, :-1].float()
             logp = F.log_softmax(hidden @ weight.float().T, dim=-1)
             targets = input_ids[:, 1:]

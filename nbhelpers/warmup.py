@@ -13,6 +13,8 @@ import random
 import torch
 import torch.nn.functional as F
 
+from .formatting import pad_right
+
 
 def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, batch_size: int = 16,
                lr: float = 2e-3) -> list[float]:
@@ -36,9 +38,7 @@ def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, ba
     bar = progress(range(steps), desc="LM warm-up")
     for _ in bar:
         batch = rng.sample(ids, min(batch_size, len(ids)))
-        width = max(map(len, batch))
-        local = torch.tensor([[int(to_local[i]) for i in s] + [0] * (width - len(s)) for s in batch])
-        mask = torch.tensor([[1] * len(s) + [0] * (width - len(s)) for s in batch])
+        local, mask = pad_right([to_local[s].tolist() for s in batch], 0)
         hidden = model.model(inputs_embeds=rows[local], attention_mask=mask).last_hidden_state[:, :-1]
         targets = local[:, 1:].masked_fill(mask[:, 1:] == 0, -100)
         loss = F.cross_entropy((hidden @ rows.T).reshape(-1, len(vocab)), targets.reshape(-1), ignore_index=-100)

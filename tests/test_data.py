@@ -459,3 +459,14 @@ def test_too_long_with_fake_counter():
     assert ("p", "a" * 5) in seen
     assert [r["line"] for r in too_long(pairs, count, max_length=5)] == [1, 2, 3]
     assert too_long(pairs, count, max_length=100) == []
+
+
+def test_rows_to_score_only_with_responses_flag():
+    rows = [GOOD, {"prompt": "p", "response": "r", "id": 7}, {"prompt": "p", "response": "r"},
+            {"prompt": "p", "response": "  "}]
+    pairs, errors, warnings = validate(rows, responses=True)
+    assert [sorted(r) for r in pairs] == [sorted([*GOOD, "line"]), ["id", "line", "prompt", "response"],
+                                          ["line", "prompt", "response"]]   # a repeated row is fine to score
+    assert [str(e) for e in errors] == ["<list>:4: response: is only whitespace"] and warnings == []
+    _, errors, _ = validate(rows[1:2])
+    assert [e.field for e in errors] == ["chosen"]   # training data must be pairs

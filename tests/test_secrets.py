@@ -32,6 +32,16 @@ def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
             run("score", "--model", "rm", "--data", str(data), "--out", "scores.jsonl"),
             run("score", "--model", "rm", "--data", str(singles)),
             run("validate", str(data))]
+    bad_singles = tmp_path / "bad_singles.jsonl"
+    bad_singles.write_text(json.dumps({"prompt": "p", "response": ""}) + "\n" + json.dumps({"response": "r"}) + "\n")
+    before = data.read_bytes()
+    refused = [run("score", "--model", "rm", "--data", str(data), "--out", str(data)),
+               run("score", "--model", "rm", "--data", str(bad_singles), "--out", "none.jsonl")]
+    assert data.read_bytes() == before and not (tmp_path / "none.jsonl").exists()
+    assert refused[0].returncode == 1 and "is the input file" in refused[0].stderr
+    assert refused[1].returncode == 1 and refused[1].stdout.splitlines() == [
+        f"{bad_singles}:1: response: is empty",
+        f"{bad_singles}:2: prompt: missing; a row to score needs prompt and response (or prompt, chosen, rejected)"]
     for log in logs:
         assert log.returncode == 0, log.stderr[-2000:]
         assert FAKE not in log.stdout + log.stderr

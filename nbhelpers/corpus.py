@@ -1,0 +1,162 @@
+"""Reading matter for the tiny body's warm-up: correct worked solutions in varied wording.
+
+The shipped pairs write every step one way ("Ones: 8 + 7 = 15, carry 1."). A body that has read
+only that learns arithmetic in that notation, and its likelihood means little on "8 plus 7 is
+15". So before reward training the tiny body also reads generated, always-correct solutions in
+words and symbols, with multiplication, division and prime checks. This is the "pretrain, then
+train the reward model" order in miniature; no pair, no rejected answer, no test-split problem
+and no problem of the hand-written probe (data/probe/probe.jsonl) is in it.
+
+Deterministic: ``warmup_corpus(n, seed)`` returns the same (prompt, response) list every time.
+"""
+from __future__ import annotations
+
+import random
+
+from .datagen import _split_of
+
+PLACES = ("units", "tens", "hundreds", "thousands")
+# The problems of data/probe/probe.jsonl (a check of generalisation): never drawn here.
+PROBE_PROBLEMS = {(58, "+", 67), (243, "+", 189), (76, "+", 49), (405, "+", 297), (12, "*", 15), (64, "/", 4),
+                  (91, "prime", 0)}
+# How a step "x op y -> s" is said. {x}, {y}, {s} are filled in.
+SAY = {
+    "+": ("{x} + {y} = {s}", "{x} plus {y} is {s}", "{x} plus {y} equals {s}", "{x} and {y} make {s}",
+          "adding {y} to {x} gives {s}", "the sum of {x} and {y} is {s}", "{s} = {x} + {y}"),
+    "-": ("{x} - {y} = {s}", "{x} minus {y} is {s}", "{x} minus {y} equals {s}", "{x} take away {y} leaves {s}",
+          "subtracting {y} from {x} gives {s}", "the difference of {x} and {y} is {s}", "{s} = {x} - {y}"),
+    "*": ("{x} * {y} = {s}", "{x} x {y} = {s}", "{x} times {y} is {s}", "{x} multiplied by {y} is {s}",
+          "{y} lots of {x} make {s}"),
+    "/": ("{x} / {y} = {s}", "{x} divided by {y} is {s}", "{x} shared among {y} gives {s} each"),
+}
+ASK = {
+    "+": ("What is {a} plus {b}?", "Add {a} to {b}.", "What do {a} and {b} make?", "Work out {a} + {b}.",
+          "Tom has {a} marbles and finds {b} more. How many now?", "What is the total of {a} and {b}?"),
+    "-": ("What is {a} minus {b}?", "Take {b} away from {a}.", "Work out {a} - {b}.",
+          "A jar holds {a} coins and {b} are removed. How many remain?", "How far is {b} below {a}?"),
+    "*": ("What is {a} times {b}?", "Multiply {a} by {b}.", "Work out {a} * {b}.",
+          "There are {a} boxes with {b} pens each. How many pens?"),
+    "/": ("What is {a} divided by {b}?", "Divide {a} by {b}.", "Work out {a} / {b}.",
+          "{a} sweets are shared equally by {b} children. How many each?"),
+}
+OPEN = ("", "", "Let me see.", "Step by step.", "Okay.", "Let me check carefully.")
+CLOSE = ("The answer is {r}.", "{r}", "So the answer is {r}.", "Answer: {r}", "It is {r}.", "**{r}**")
+
+
+def _allowed(a: int, op: str, b: int) -> bool:
+    """Not a test-split problem (hash partition of datagen) and not a probe problem, in either order."""
+    return (_split_of(a, op, b) == "train" and (a, op, b) not in PROBE_PROBLEMS
+            and (b, op, a) not in PROBE_PROBLEMS)
+
+
+def _say(rng: random.Random, op: str, x: int, y: int, s: int) -> str:
+    return rng.choice(SAY[op]).format(x=x, y=y, s=s)
+
+
+def _line(text: str) -> str:
+    return text[0].upper() + text[1:] + "."
+
+
+def _digits(n: int) -> list[int]:
+    return [int(c) for c in reversed(str(n))]
+
+
+def _column(rng, a, op, b):
+    """Column addition/subtraction with carries or borrows, said in words or symbols."""
+    da, db = _digits(a), _digits(b)
+    width = max(len(da), len(db))
+    da, db = da + [0] * (width - len(da)), db + [0] * (width - len(db))
+    lines, carry = [], 0
+    for k in range(width):
+        if op == "+":
+            s = da[k] + db[k] + carry
+            step = _say(rng, "+", f"{da[k]} + {db[k]}", carry, s) if carry else _say(rng, "+", da[k], db[k], s)
+            lines.append(f"{PLACES[k].capitalize()}: {step}. Write {s % 10}, carry {s // 10}.")
+            carry = s // 10
+        else:
+            top = da[k] - carry
+            carry = int(top < db[k])
+            top += 10 * carry
+            lines.append(f"{PLACES[k].capitalize()}: {_say(rng, '-', top, db[k], top - db[k])}"
+                         + (f" after borrowing 1 from the {PLACES[k + 1]}." if carry else "."))
+    if op == "+" and carry:
+        lines.append(f"The last carry {carry} goes in front.")
+    return lines
+
+
+def _chunks(rng, a, op, b):
+    """Add or subtract the second number in place-value chunks."""
+    parts = [d * 10 ** k for k, d in enumerate(_digits(b)) if d][::-1]
+    lines, r = [f"Split {b} into {' and '.join(map(str, parts))}."], a
+    for part in parts:
+        new = r + part if op == "+" else r - part
+        lines.append(_line(_say(rng, op, r, part, new)))
+        r = new
+    return lines
+
+
+def _add_sub(rng):
+    while True:
+        op = rng.choice("+-")
+        a, b = rng.randint(10, 999), rng.randint(2, 999)
+        if op == "-":
+            a, b = max(a, b), min(a, b)
+        if a != b and _allowed(a, op, b):
+            break
+    r = a + b if op == "+" else a - b
+    lines = (_column if rng.random() < 0.5 else _chunks)(rng, a, op, b) + [_line(_say(rng, op, a, b, r))]
+    return op, a, b, r, lines
+
+
+def _multiply(rng):
+    a, b = rng.randint(2, 99), rng.randint(2, 19 if rng.random() < 0.5 else 9)
+    if not _allowed(a, "*", b):
+        return _multiply(rng)
+    if b <= 10:
+        return "*", a, b, a * b, [_line(_say(rng, "*", a, b, a * b))]
+    lines = [f"{b} is 10 and {b - 10}.", _line(_say(rng, "*", a, 10, a * 10)),
+             _line(_say(rng, "*", a, b - 10, a * (b - 10))), _line(_say(rng, "+", a * 10, a * (b - 10), a * b))]
+    return "*", a, b, a * b, lines
+
+
+def _divide(rng):
+    q, b = rng.randint(2, 40), rng.randint(2, 12)
+    a = q * b
+    if not _allowed(a, "/", b):
+        return _divide(rng)
+    return "/", a, b, q, [_line(_say(rng, "*", b, q, a)), _line("so " + _say(rng, "/", a, b, q))]
+
+
+def _prime(rng):
+    n = rng.randint(4, 199)
+    if not _allowed(n, "prime", 0):
+        return _prime(rng)
+    p = next((d for d in range(2, int(n ** 0.5) + 1) if n % d == 0), None)
+    if p:
+        lines = [_line(_say(rng, "*", p, n // p, n)), f"So {n} has a divisor other than 1 and itself."]
+        final = rng.choice(("No, {n} is not prime.", "No. {n} = {p} x {q}, so it is composite."))
+    else:
+        tried = [d for d in (2, 3, 5, 7, 11, 13) if d * d <= n]
+        lines = [f"{n} is not divisible by {', '.join(map(str, tried))}." if tried else f"{n} has no smaller divisor.",
+                 f"No prime up to the square root of {n} divides it."]
+        final = rng.choice(("Yes, {n} is prime.", "Yes. {n} is a prime number."))
+    prompt = rng.choice(("Is {n} a prime number?", "Is {n} prime?", "Decide whether {n} is prime."))
+    return prompt.format(n=n), lines, final.format(n=n, p=p, q=n // p if p else 0)
+
+
+def warmup_corpus(n: int, seed: int = 0) -> list[tuple[str, str]]:
+    """`n` (prompt, response) pairs of correct worked solutions, each with a <think> block."""
+    rng = random.Random(f"warmup-corpus/{seed}")
+    out = []
+    for _ in range(n):
+        kind = rng.random()
+        if kind < 0.12:
+            prompt, lines, final = _prime(rng)
+        else:
+            op, a, b, r, lines = (_add_sub if kind < 0.7 else _multiply if kind < 0.88 else _divide)(rng)
+            prompt = rng.choice(ASK[op]).format(a=a, b=b)
+            final = rng.choice(CLOSE).format(r=r)
+        opener = rng.choice(OPEN)
+        think = "\n".join(([opener] if opener else []) + lines)
+        out.append((prompt, f"<think>\n{think}\n</think>\n\n{final}"))
+    return out

@@ -3,7 +3,7 @@
     python benchmarks/compare_profiles.py [--profiles tiny minilm smollm2-135m] [--out outputs/compare]
 
 Each profile trains through the CLI in its own process (so peak memory is its own), then
-`evaluate --json` scores the test split. Prints a Markdown table and, last, one JSON line.
+`evaluate --json` scores the test split and the two hand-written probes. Prints a Markdown table and, last, one JSON line.
 Training-set sizes per profile are set below to keep each run to minutes on a 2-core CPU.
 """
 from __future__ import annotations
@@ -19,6 +19,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TRAIN, TEST = ROOT / "data/thinking_prefs/train.jsonl", ROOT / "data/thinking_prefs/test.jsonl"
+PROBES = {"probe": ROOT / "data/probe/probe.jsonl", "probe2": ROOT / "data/probe/probe2.jsonl"}
 # pairs used for training (a seeded sample) and extra profile settings, per profile
 BUDGET = {"tiny": (None, []), "minilm": (None, []), "smollm2-135m": (256, [])}
 
@@ -65,6 +66,8 @@ def main() -> None:
                                   "--data", str(TEST), "--json"])
         report = json.loads(stdout.strip().splitlines()[-1])
         meta = json.loads((model / "nbhelpers.json").read_text())
+        probes = {k: json.loads(run(["evaluate", "--model", str(model), "--data", str(f), "--json"])[2]
+                                .strip().splitlines()[-1])["accuracy"] for k, f in PROBES.items()}
         rows.append({"profile": name, "train_pairs": n_pairs or sum(1 for _ in open(TRAIN)),
                      "train_s": round(meta["train_seconds"], 1), "train_wall_s": round(train_s, 1),
                      "eval_wall_s": round(score_s, 1), "peak_rss_gib": round(peak, 2),
@@ -72,15 +75,18 @@ def main() -> None:
                      "by_category": {k: v["accuracy"] for k, v in report["by_category"].items()},
                      "head_only": report.get("head_only", {}).get("accuracy"),
                      "head_only_by_category": {k: v["accuracy"] for k, v in
-                                               report.get("head_only", {}).get("by_category", {}).items()}})
+                                               report.get("head_only", {}).get("by_category", {}).items()},
+                     **probes})
         print(json.dumps(rows[-1]), flush=True)
     cats = sorted({c for r in rows for c in r["by_category"]})
-    print("| profile | pairs | " + " | ".join(cats) + " | overall | head only | ECE | train s | eval s | peak GiB |")
-    print("|---" * (len(cats) + 8) + "|")
+    print("| profile | pairs | " + " | ".join(cats) + " | overall | head only | ECE | train s | eval s | peak GiB | "
+          + " | ".join(PROBES) + " |")
+    print("|---" * (len(cats) + 8 + len(PROBES)) + "|")
     for r in rows:
         print(f"| {r['profile']} | {r['train_pairs']} | " + " | ".join(f"{r['by_category'][c]:.3f}" for c in cats)
               + f" | {r['accuracy']:.3f} | {r['head_only'] if r['head_only'] is None else round(r['head_only'], 3)}"
-              f" | {r['ece']} | {r['train_s']} | {r['eval_wall_s']} | {r['peak_rss_gib']} |")
+              f" | {r['ece']} | {r['train_s']} | {r['eval_wall_s']} | {r['peak_rss_gib']} | "
+              + " | ".join(f"{r[k]:.3f}" for k in PROBES) + " |")
     print(json.dumps({"machine": platform.processor() or platform.machine(), "date": time.strftime("%Y-%m-%d"),
                       "rows": rows}))
 

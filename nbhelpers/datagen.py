@@ -100,10 +100,18 @@ DIGIT_MIX = {
     "+": (((2, 2), 0.5), ((3, 2), 0.3), ((2, 3), 0.15), ((3, 3), 0.05)),
     "-": (((2, 2), 0.5), ((3, 2), 0.4), ((3, 3), 0.1)),
 }
+# The "test_range" split: a held-out number range (a 4-digit operand, never in train or test), with the
+# test split's held-out prompt wordings and a longer length budget.
+DIGIT_MIX_RANGE = {
+    "+": (((4, 2), 0.5), ((4, 3), 0.25), ((3, 4), 0.25)),
+    "-": (((4, 2), 0.5), ((4, 3), 0.5)),
+}
+SPLITS = ("train", "test", "test_range")
 # Problems whose prompt + longest usual response exceed this rough token estimate (which
 # overestimates Qwen's count) are redrawn, so that with a chat template every example stays
 # under ~120 Qwen tokens.
 MAX_TOKENS = 115
+MAX_TOKENS_RANGE = 150
 
 # Probabilities of the optional lines in chosen responses (tuned so that each line occurs
 # in chosen and rejected responses at similar rates; see tests/test_datagen.py).
@@ -400,11 +408,11 @@ def _split_of(a: int, op: str, b: int) -> str:
 def _draw_problem(rng: random.Random, split: str, used: set) -> tuple[int, str, int]:
     while True:
         op = rng.choice("+-")
-        na, nb = rng.choices(*zip(*DIGIT_MIX[op]))[0]
+        na, nb = rng.choices(*zip(*(DIGIT_MIX_RANGE if split == "test_range" else DIGIT_MIX)[op]))[0]
         a, b = _rand_nonzero_digits(rng, na), _rand_nonzero_digits(rng, nb)
         if op == "-" and a <= b:
             continue
-        if (a, op, b) in used or _split_of(a, op, b) != split:
+        if (a, op, b) in used or (split != "test_range" and _split_of(a, op, b) != split):
             continue
         return a, op, b
 
@@ -485,11 +493,12 @@ def _make_pair(category: str, problem, style: str, rng: random.Random):
 def make_pairs(n_per_category: int, seed: int, split: str) -> list[dict]:
     """Generate ``n_per_category`` pairs for each of the five categories of ``split``.
 
-    ``split`` is "train" or "test"; the two use disjoint prompt templates and disjoint
-    problems. Deterministic: the same arguments give the same list.
+    ``split`` is "train", "test" or "test_range"; train and test use disjoint prompt templates and
+    disjoint problems; test_range has test's templates and a 4-digit operand (a number range train
+    never has). Deterministic: the same arguments give the same list.
     """
-    if split not in PROMPT_TEMPLATES:
-        raise ValueError(f"split must be 'train' or 'test', got {split!r}")
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {', '.join(SPLITS)}; got {split!r}")
     rng = random.Random(f"thinking-prefs/{seed}/{split}")
     used: set = set()
     rows = []
@@ -499,8 +508,8 @@ def make_pairs(n_per_category: int, seed: int, split: str) -> list[dict]:
             problem = _draw_problem(rng, split, used)
             a, op, b = problem
             style = rng.choices(STYLES_FOR_OP[op], [STYLE_WEIGHTS[s] for s in STYLES_FOR_OP[op]])[0]
-            prompt = rng.choice(PROMPT_TEMPLATES[split][op]).format(a=a, b=b)
-            if _max_tokens(problem, style, prompt) > MAX_TOKENS:
+            prompt = rng.choice(PROMPT_TEMPLATES["test" if split == "test_range" else split][op]).format(a=a, b=b)
+            if _max_tokens(problem, style, prompt) > (MAX_TOKENS_RANGE if split == "test_range" else MAX_TOKENS):
                 continue
             pair = _make_pair(category, problem, style, rng)
             if pair is not None:
@@ -514,11 +523,12 @@ def make_pairs(n_per_category: int, seed: int, split: str) -> list[dict]:
 
 def write_splits(out_dir, n_train_per_category: int = 500, n_test_per_category: int = 40,
                  seed: int = 1234) -> dict:
-    """Write ``train.jsonl`` and ``test.jsonl`` into ``out_dir``; returns {split: path}."""
+    """Write ``train.jsonl``, ``test.jsonl`` and ``test_range.jsonl`` into ``out_dir``; returns {split: path}."""
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for split, n in (("train", n_train_per_category), ("test", n_test_per_category)):
+    for split, n in (("train", n_train_per_category), ("test", n_test_per_category),
+                     ("test_range", n_test_per_category)):
         path = out / f"{split}.jsonl"
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             for row in make_pairs(n, seed, split):
@@ -532,7 +542,7 @@ def main(argv=None) -> None:
     p.add_argument("--out", default="data/thinking_prefs")
     p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--n-train", type=int, default=500, help="pairs per category in train")
-    p.add_argument("--n-test", type=int, default=40, help="pairs per category in test")
+    p.add_argument("--n-test", type=int, default=40, help="pairs per category in test and in test_range")
     args = p.parse_args(argv)
     paths = write_splits(args.out, args.n_train, args.n_test, args.seed)
     for split, path in paths.items():

@@ -5,5 +5,6 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA_DIR = ROOT / "data"
 TRAIN_FILE = DATA_DIR / "thinking_prefs" / "train.jsonl"
 TEST_FILE = DATA_DIR / "thinking_prefs" / "test.jsonl"
+TEST_RANGE_FILE = DATA_DIR / "thinking_prefs" / "test_range.jsonl"
 OUTPUTS_DIR = ROOT / "outputs"
 MODEL_DIR = OUTPUTS_DIR / "reward-model"   # written by notebook 02, read by 03 and 04

@@ -19,7 +19,8 @@ e. every equation / running-total / carry step in chosen responses is right and 
    final number is the true answer; rejected wrong_step / contradiction / longer_but_worse
    end at a wrong number (and wrong_step / longer_but_worse contain a wrong step);
 f. no duplicate pairs, chosen != rejected, no prompt in both splits, determinism;
-g. equal category counts, all five categories in both splits, test >= 100 pairs.
+g. equal category counts, all five categories in every split, test >= 100 pairs; test_range
+   (a held-out number range: a 4-digit operand) passes the same checks.
 
 The checkers are plain functions; the ``*_detects_*`` tests feed them corrupted data to show
 they can fail.
@@ -39,7 +40,7 @@ from nbhelpers import datagen
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "thinking_prefs"
 SEED = 1234
-N = {"train": 500, "test": 40}
+N = {"train": 500, "test": 40, "test_range": 40}
 WRONG_FINAL = ("wrong_step", "contradiction", "longer_but_worse")
 
 
@@ -48,7 +49,7 @@ def load(split):
         return [json.loads(line) for line in f]
 
 
-@pytest.fixture(scope="module", params=["train", "test"])
+@pytest.fixture(scope="module", params=["train", "test", "test_range"])
 def split_rows(request):
     return request.param, load(request.param)
 
@@ -104,7 +105,7 @@ def length_accuracies(rows):
 
 def parse_prompt(prompt, split):
     """Recover (a, op, b) from the prompt via the split's templates."""
-    for op, templates in datagen.PROMPT_TEMPLATES[split].items():
+    for op, templates in datagen.PROMPT_TEMPLATES["test" if split == "test_range" else split].items():
         for t in templates:
             pat = "^" + re.escape(t).replace(r"\{a\}", r"(?P<a>\d+)").replace(r"\{b\}", r"(?P<b>\d+)") + "$"
             m = re.match(pat, prompt)
@@ -187,7 +188,7 @@ def prompt_numbers(prompt):
 
 def test_shipped_files_are_deterministic_regeneration(tmp_path):
     datagen.write_splits(tmp_path, N["train"], N["test"], SEED)
-    for split in ("train", "test"):
+    for split in datagen.SPLITS:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes()
     # and generating twice in-process gives identical results
     assert datagen.make_pairs(5, 7, "test") == datagen.make_pairs(5, 7, "test")
@@ -207,7 +208,8 @@ def test_schema_ids_and_counts(split_rows):
 
 
 def test_response_shape(split_rows):
-    _, rows = split_rows
+    split, rows = split_rows
+    budget = datagen.MAX_TOKENS_RANGE if split == "test_range" else datagen.MAX_TOKENS
     shape = re.compile(r"<think>\n(?:[^\n<]+\n)+</think>\n\n[^\n<]+")
     for r in rows:
         assert shape.fullmatch(r["chosen"]), r["chosen"]
@@ -218,7 +220,7 @@ def test_response_shape(split_rows):
             assert shape.fullmatch(r["rejected"]), r["rejected"]
         assert max(len(r["chosen"]), len(r["rejected"])) <= 400
         longest = max(datagen.approx_tokens(r["chosen"]), datagen.approx_tokens(r["rejected"]))
-        assert datagen.approx_tokens(r["prompt"]) + longest <= datagen.MAX_TOKENS + 10
+        assert datagen.approx_tokens(r["prompt"]) + longest <= budget + 10
 
 
 def test_a_no_rejected_only_line_templates(split_rows):
@@ -283,6 +285,9 @@ def test_f_no_duplicates_and_disjoint_splits():
     def problems(rows, split):
         return {parse_prompt(r["prompt"], split) for r in rows}
     assert not problems(train, "train") & problems(test, "test")
+    # test_range: a 4-digit operand in every problem, a range train never has
+    assert all(max(a, b) >= 1000 for a, _, b in problems(load("test_range"), "test_range"))
+    assert all(max(a, b) < 1000 for a, _, b in problems(train, "train"))
     # disjoint prompt templates
     for op in "+-":
         assert not set(datagen.PROMPT_TEMPLATES["train"][op]) & set(datagen.PROMPT_TEMPLATES["test"][op])

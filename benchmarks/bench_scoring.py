@@ -17,8 +17,6 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import random
 import statistics
 import sys
@@ -30,6 +28,7 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import machine  # noqa: E402  (benchmarks/machine.py, beside this script)
 from nbhelpers.formatting import format_text  # noqa: E402
 from nbhelpers.scoring import RewardScorer  # noqa: E402
 
@@ -86,13 +85,6 @@ def seed_batch(model, tokenizer, texts, batch_size: int, **trunc) -> list[float]
             inputs = tokenizer(texts[k:k + batch_size], padding=True, return_tensors="pt", **trunc)
             out.extend(model(**inputs).logits[:, 0].tolist())
     return out
-
-
-def machine() -> dict:
-    cpu = next((line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
-                if line.startswith("model name")), platform.processor()) if Path("/proc/cpuinfo").exists() else platform.processor()
-    return {"nproc": os.cpu_count(), "cpu": cpu, "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
-            "python": platform.python_version()}
 
 
 def main(argv=None) -> dict:
@@ -159,7 +151,7 @@ def main(argv=None) -> dict:
         "seconds_all": {k: [round(x, 4) for x in v] for k, v in times.items()},
         "texts_per_s": {k: round(len(items) / v, 1) for k, v in med.items()},
         "model": args.model or "tiny architecture (warmup_lm_steps=0, verifier=False), built in-process",
-        "machine": machine(),
+        "machine": {**machine(), "torch_threads": torch.get_num_threads(), "torch": torch.__version__},
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": "python " + " ".join([Path(sys.argv[0]).as_posix() if argv is None else "benchmarks/bench_scoring.py",
                                           *(sys.argv[1:] if argv is None else argv)]),

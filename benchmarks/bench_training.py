@@ -17,7 +17,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -28,6 +27,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from machine import machine  # noqa: E402  (benchmarks/machine.py, beside this script)
 DATA = ROOT / "data" / "thinking_prefs" / "train.jsonl"
 VARIANTS = ("trl", "ours_random", "ours")
 
@@ -123,9 +124,7 @@ def main(argv=None) -> dict:
         if {"ours", "trl"} <= set(variants) else None,
         "variants": table, "pairs": args.pairs, "steps": args.steps, "batch_size": args.batch_size,
         "repeats": args.repeats, "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
-        "machine": {"nproc": os.cpu_count(), "cpu": next((line.split(":", 1)[1].strip() for line in
-                    Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("model name")), ""),
-                    "python": platform.python_version()},
+        "machine": machine(),
         "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": "python benchmarks/bench_training.py " + " ".join(sys.argv[1:] if argv is None else argv),
     }

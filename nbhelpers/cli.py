@@ -17,13 +17,20 @@ from .data import DataError, load_pairs, validate
 from .profiles import Profile, get_profile
 
 
-def cmd_validate(args) -> int:
-    pairs, errors, warnings = validate(args.file)
+def _validated(source, responses=False):
+    """validate(), with warnings on stderr and one `FILE:LINE: FIELD: message` line per error on stdout;
+    the rows, or None if there were errors."""
+    rows, errors, warnings = validate(source, responses)
     for problem in warnings:
         print(f"warning: {problem}", file=sys.stderr)
     for problem in errors:
         print(problem)
-    if errors:
+    return None if errors else rows
+
+
+def cmd_validate(args) -> int:
+    pairs = _validated(args.file)
+    if pairs is None:
         return 1
     cats = {}
     for p in pairs:
@@ -70,12 +77,8 @@ def _scorer(folder):
 
 
 def cmd_score(args) -> int:
-    rows, errors, warnings = validate(args.data, responses=True)
-    for problem in warnings:
-        print(f"warning: {problem}", file=sys.stderr)
-    for problem in errors:
-        print(problem)
-    if errors:
+    rows = _validated(args.data, responses=True)
+    if rows is None:
         return 1
     if args.out and os.path.realpath(args.out) == os.path.realpath(args.data):
         raise ValueError(f"--out {args.out} is the input file; write the scores to another file")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from .datagen import _split_of
+from .datagen import _digits, _place_parts, _split_of
 
 PLACES = ("units", "tens", "hundreds", "thousands")
 # The problems of data/probe/probe.jsonl (a check of generalisation): never drawn here.
@@ -57,10 +57,6 @@ def _line(text: str) -> str:
     return text[0].upper() + text[1:] + "."
 
 
-def _digits(n: int) -> list[int]:
-    return [int(c) for c in reversed(str(n))]
-
-
 def _column(rng, a, op, b):
     """Column addition/subtraction with carries or borrows, said in words or symbols."""
     da, db = _digits(a), _digits(b)
@@ -86,7 +82,7 @@ def _column(rng, a, op, b):
 
 def _chunks(rng, a, op, b):
     """Add or subtract the second number in place-value chunks."""
-    parts = [d * 10 ** k for k, d in enumerate(_digits(b)) if d][::-1]
+    parts = _place_parts(b)
     lines, r = [f"Split {b} into {' and '.join(map(str, parts))}."], a
     for part in parts:
         new = r + part if op == "+" else r - part

@@ -100,18 +100,21 @@ DIGIT_MIX = {
     "+": (((2, 2), 0.5), ((3, 2), 0.3), ((2, 3), 0.15), ((3, 3), 0.05)),
     "-": (((2, 2), 0.5), ((3, 2), 0.4), ((3, 3), 0.1)),
 }
-# The "test_range" split: a held-out number range (a 4-digit operand, never in train or test), with the
-# test split's held-out prompt wordings and a longer length budget.
-DIGIT_MIX_RANGE = {
-    "+": (((4, 2), 0.5), ((4, 3), 0.25), ((3, 4), 0.25)),
-    "-": (((4, 2), 0.5), ((4, 3), 0.5)),
-}
-SPLITS = ("train", "test", "test_range")
 # Problems whose prompt + longest usual response exceed this rough token estimate (which
 # overestimates Qwen's count) are redrawn, so that with a chat template every example stays
 # under ~120 Qwen tokens.
 MAX_TOKENS = 115
-MAX_TOKENS_RANGE = 150
+# Per split: prompt templates, operand sizes, length budget, and whether problems are drawn from the
+# split's side of the hash partition (`_split_of`). "test_range" is a held-out number range (a 4-digit
+# operand, never in train or test) with the test split's held-out wordings and a longer length budget.
+SPLITS = {
+    "train": {"templates": "train", "digit_mix": DIGIT_MIX, "max_tokens": MAX_TOKENS, "partition": True},
+    "test": {"templates": "test", "digit_mix": DIGIT_MIX, "max_tokens": MAX_TOKENS, "partition": True},
+    "test_range": {"templates": "test", "max_tokens": 150, "partition": False, "digit_mix": {
+        "+": (((4, 2), 0.5), ((4, 3), 0.25), ((3, 4), 0.25)),
+        "-": (((4, 2), 0.5), ((4, 3), 0.5)),
+    }},
+}
 
 # Probabilities of the optional lines in chosen responses (tuned so that each line occurs
 # in chosen and rejected responses at similar rates; see tests/test_datagen.py).
@@ -406,13 +409,14 @@ def _split_of(a: int, op: str, b: int) -> str:
 
 
 def _draw_problem(rng: random.Random, split: str, used: set) -> tuple[int, str, int]:
+    settings = SPLITS[split]
     while True:
         op = rng.choice("+-")
-        na, nb = rng.choices(*zip(*(DIGIT_MIX_RANGE if split == "test_range" else DIGIT_MIX)[op]))[0]
+        na, nb = rng.choices(*zip(*settings["digit_mix"][op]))[0]
         a, b = _rand_nonzero_digits(rng, na), _rand_nonzero_digits(rng, nb)
         if op == "-" and a <= b:
             continue
-        if (a, op, b) in used or (split != "test_range" and _split_of(a, op, b) != split):
+        if (a, op, b) in used or (settings["partition"] and _split_of(a, op, b) != split):
             continue
         return a, op, b
 
@@ -508,8 +512,8 @@ def make_pairs(n_per_category: int, seed: int, split: str) -> list[dict]:
             problem = _draw_problem(rng, split, used)
             a, op, b = problem
             style = rng.choices(STYLES_FOR_OP[op], [STYLE_WEIGHTS[s] for s in STYLES_FOR_OP[op]])[0]
-            prompt = rng.choice(PROMPT_TEMPLATES["test" if split == "test_range" else split][op]).format(a=a, b=b)
-            if _max_tokens(problem, style, prompt) > (MAX_TOKENS_RANGE if split == "test_range" else MAX_TOKENS):
+            prompt = rng.choice(PROMPT_TEMPLATES[SPLITS[split]["templates"]][op]).format(a=a, b=b)
+            if _max_tokens(problem, style, prompt) > SPLITS[split]["max_tokens"]:
                 continue
             pair = _make_pair(category, problem, style, rng)
             if pair is not None:
@@ -527,8 +531,8 @@ def write_splits(out_dir, n_train_per_category: int = 500, n_test_per_category: 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     paths = {}
-    for split, n in (("train", n_train_per_category), ("test", n_test_per_category),
-                     ("test_range", n_test_per_category)):
+    for split in SPLITS:
+        n = n_train_per_category if split == "train" else n_test_per_category
         path = out / f"{split}.jsonl"
         with open(path, "w", encoding="utf-8", newline="\n") as f:
             for row in make_pairs(n, seed, split):

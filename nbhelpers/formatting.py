@@ -53,11 +53,13 @@ def pad_right(seqs: list[list[int]], pad_id: int, device=None):
     return input_ids, mask
 
 
-def encode(tokenizer, prompt, response, system: str | None = None, max_length: int | None = None) -> list[int]:
-    """Token ids of `format_text(...)`; what both RewardTrainer and every scorer consume.
-
-    With `max_length`, longer texts keep their LAST max_length tokens: the reward head reads
-    the final token, so the end of the response is what must survive.
-    """
-    ids = tokenizer(format_text(tokenizer, prompt, response, system))["input_ids"]
+def keep_last(ids: list[int], max_length: int | None) -> list[int]:
+    """The truncation rule of the kit: longer texts keep their LAST max_length tokens (the reward
+    head reads the final token, so the end of the response is what must survive)."""
     return ids[-max_length:] if max_length and len(ids) > max_length else ids
+
+
+def encode(tokenizer, prompt, response, system: str | None = None, max_length: int | None = None) -> list[int]:
+    """Token ids of `format_text(...)`; what both RewardTrainer and every scorer consume,
+    truncated by `keep_last` when `max_length` is given."""
+    return keep_last(tokenizer(format_text(tokenizer, prompt, response, system))["input_ids"], max_length)

@@ -86,8 +86,7 @@ def load_tokenizer(profile: Profile):
 
     if profile.model == "tiny-qwen3":
         return qwen3_tokenizer()
-    source = {"minilm": minilm_folder, "smollm2-135m": smollm2_folder}.get(profile.model, lambda: profile.model)()
-    tokenizer = _from_pretrained(AutoTokenizer, source)
+    tokenizer = _from_pretrained(AutoTokenizer, body_path(profile))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -175,6 +174,16 @@ def quantization_config(device: str, dtype: str | None = None):
                               bnb_4bit_compute_dtype=compute_dtype(device, dtype))
 
 
+def _load_kwargs(device: str, profile: Profile, quantize_4bit: bool) -> dict:
+    """from_pretrained kwargs of a one-score reward model: dtype, and the 4-bit config with its device map."""
+    kwargs = {"num_labels": 1, "dtype": compute_dtype(device, profile.dtype)}
+    if quantize_4bit:
+        kwargs["quantization_config"] = quantization_config(device, profile.dtype)
+        # one GPU per process under `accelerate launch` (DDP): this process's local rank
+        kwargs["device_map"] = {"": device if device != "cuda" else int(os.environ.get("LOCAL_RANK", 0))}
+    return kwargs
+
+
 def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, quantize_4bit: bool | None = None,
                       device: str | None = None, seed: int = 0):
     """(model, tokenizer) ready for RewardTrainer: num_labels=1, pad token on the config,
@@ -195,14 +204,9 @@ def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, 
         from .corpus import warmup_corpus
 
         warm_texts += [format_text(tokenizer, p, r) for p, r in warmup_corpus(profile.warmup_corpus)]
-    kwargs = {"num_labels": 1, "dtype": compute_dtype(device, profile.dtype)}
-    if quantize_4bit:
-        kwargs["quantization_config"] = quantization_config(device, profile.dtype)
-        # one GPU per process under `accelerate launch` (DDP): this process's local rank
-        kwargs["device_map"] = {"": device if device != "cuda" else int(os.environ.get("LOCAL_RANK", 0))}
     source = body_path(profile, warm_texts)
     torch.manual_seed(seed)   # the new score head and LoRA init: the same whether or not the body was just built
-    model = _from_pretrained(AutoModelForSequenceClassification, source, **kwargs)
+    model = _from_pretrained(AutoModelForSequenceClassification, source, **_load_kwargs(device, profile, quantize_4bit))
     model.config.pad_token_id = tokenizer.pad_token_id
     if profile.lora:
         from peft import LoraConfig, get_peft_model, prepare_model_for_kbit_training
@@ -290,10 +294,7 @@ def load_reward_model(folder, device: str | None = None):
     device = device or pick_device()
     profile = profile_from_dict(meta["profile"])
     tokenizer = AutoTokenizer.from_pretrained(folder)
-    kwargs = {"num_labels": 1, "dtype": compute_dtype(device, profile.dtype)}
-    if meta.get("quantize_4bit"):
-        kwargs["quantization_config"] = quantization_config(device, profile.dtype)
-        kwargs["device_map"] = {"": device if device != "cuda" else 0}
+    kwargs = _load_kwargs(device, profile, meta.get("quantize_4bit", False))
     if (folder / "adapter_config.json").exists():
         from peft import AutoPeftModelForSequenceClassification, PeftConfig
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from .formatting import encode, pad_right
+from .formatting import encode, keep_last, pad_right
 
 OOV_LOGPROB = -20.0   # tokens the built body never saw in warm-up (outside `warmup_vocab`)
 
@@ -59,7 +59,7 @@ def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32,
     items = []
     for p, r in zip(prompts, responses):
         full = encode(tokenizer, p, r)
-        ids = full[-max_length:] if max_length else full   # encode()'s keep-last truncation
+        ids = keep_last(full, max_length)
         start = len(encode(tokenizer, p, "")) - tail - (len(full) - len(ids))
         items.append((ids, max(1, min(start, len(ids) - 1))))
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))

@@ -105,7 +105,7 @@ def length_accuracies(rows):
 
 def parse_prompt(prompt, split):
     """Recover (a, op, b) from the prompt via the split's templates."""
-    for op, templates in datagen.PROMPT_TEMPLATES["test" if split == "test_range" else split].items():
+    for op, templates in datagen.PROMPT_TEMPLATES[datagen.SPLITS[split]["templates"]].items():
         for t in templates:
             pat = "^" + re.escape(t).replace(r"\{a\}", r"(?P<a>\d+)").replace(r"\{b\}", r"(?P<b>\d+)") + "$"
             m = re.match(pat, prompt)
@@ -209,7 +209,7 @@ def test_schema_ids_and_counts(split_rows):
 
 def test_response_shape(split_rows):
     split, rows = split_rows
-    budget = datagen.MAX_TOKENS_RANGE if split == "test_range" else datagen.MAX_TOKENS
+    budget = datagen.SPLITS[split]["max_tokens"]
     shape = re.compile(r"<think>\n(?:[^\n<]+\n)+</think>\n\n[^\n<]+")
     for r in rows:
         assert shape.fullmatch(r["chosen"]), r["chosen"]

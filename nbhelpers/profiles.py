@@ -30,8 +30,9 @@ class Profile:
     optim: str = "adamw_torch"
     center_rewards_coefficient: float | None = 0.01
     tiny_config: dict = field(default_factory=dict)   # only for model="tiny-qwen3"
-    warmup_lm_steps: int = 0       # causal-LM warm-up of a built body on the training texts (cached)
-    warmup_corpus: int = 0         # + this many generated worked solutions in varied wording (corpus.py)
+    warmup_lm_steps: int = 0       # causal-LM pretraining of a built body on the body corpus (body.py; shipped)
+    warmup_corpus: int = 0         # the corpus: shipped training texts + this many generated solutions (corpus.py)
+    warmup_own_steps: int = 0      # optional further warm-up on YOUR training texts (cost printed first; cached)
     verifier: bool = False         # combine the head with the body's likelihood (verifier.py)
 
     def to_dict(self) -> dict:
@@ -42,7 +43,7 @@ PROFILES = {
     "tiny": Profile(
         name="tiny",
         description="Offline CPU default: a 4-layer Qwen3 (hidden 256) with the real Qwen3 vocabulary, "
-        "warmed up as a causal LM on the training texts (cached), then LoRA SEQ_CLS reward training.",
+        "pretrained once as a causal LM on a fixed corpus (shipped with the kit), then LoRA SEQ_CLS reward training.",
         model="tiny-qwen3",
         max_length=256,
         lora=dict(r=32, lora_alpha=64, lora_dropout=0.0, target_modules=SEVEN_PROJECTIONS),
@@ -52,7 +53,7 @@ PROFILES = {
         tiny_config=dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
                          head_dim=64, intermediate_size=768, vocab_size=151936, tie_word_embeddings=True,
                          max_position_embeddings=1024),
-        warmup_lm_steps=3500,   # ~19 min once on 2 cores, then cached; 600 steps left wrong_step at 0.75
+        warmup_lm_steps=3500,   # the shipped body's recipe (`make body`: ~13-19 min on 2 cores); 600 steps left wrong_step at 0.75
         warmup_corpus=2500,     # varied wording: the body's likelihood then carries over to other phrasings
         verifier=True,
     ),

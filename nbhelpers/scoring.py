@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from .formatting import encode, pad_right
-from .modeling import META_FILE, atomic_write_text, load_reward_model
+from .files import atomic_write_text
+from .modeling import META_FILE, load_reward_model
 from .thinking import select_part
 
 

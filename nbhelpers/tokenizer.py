@@ -7,11 +7,10 @@ tokenizer; adding Qwen3's 26 added tokens in their published order gives the rea
 """
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from importlib import resources
 from pathlib import Path
+
+from .files import atomic_save, cache_root, file_lock
 
 # Qwen3's added tokens, in id order starting at 151643 (from Qwen3's tokenizer_config.json).
 QWEN3_ADDED_TOKENS = (
@@ -39,18 +38,15 @@ CHATML_TEMPLATE = (
 )
 
 
-def cache_root() -> Path:
-    """Where built artifacts (tokenizer, warmed-up tiny bodies) are cached."""
-    return Path(os.environ.get("NBHELPERS_CACHE", Path.home() / ".cache" / "nbhelpers"))
-
-
 def qwen3_tokenizer():
     """Return the offline Qwen3 fast tokenizer (built once, then loaded from the cache)."""
     from transformers import AutoTokenizer
 
     folder = cache_root() / "qwen3-tokenizer"
     if not (folder / "tokenizer.json").exists():
-        _build_qwen3_tokenizer(folder)
+        with file_lock(folder.with_name(folder.name + ".lock")):   # accelerate ranks: one builds
+            if not (folder / "tokenizer.json").exists():
+                _build_qwen3_tokenizer(folder)
     return AutoTokenizer.from_pretrained(folder)
 
 
@@ -71,8 +67,4 @@ def _build_qwen3_tokenizer(folder: Path) -> None:
         model_max_length=32768,
     )
     assert tok.convert_tokens_to_ids("</think>") == 151668, "Qwen3 added tokens are out of order"
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
-    tok.save_pretrained(tmp)
-    shutil.rmtree(folder, ignore_errors=True)
-    tmp.rename(folder)
+    atomic_save(folder, tok.save_pretrained, overwrite=True)

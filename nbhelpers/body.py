@@ -1,6 +1,6 @@
 """The `tiny` profile's body: a 4-layer Qwen3, pretrained once as a causal LM and shipped with the kit.
 
-Recipe (`recipe_key`): build `Qwen3ForCausalLM(config)` with seed 0, then warm it up for
+Recipe (`recipe_key`, and the corpus pinned by `corpus_hash`): build `Qwen3ForCausalLM(config)` with seed 0, then warm it up for
 `warmup_lm_steps` steps of next-token prediction on the *body corpus*: the chosen texts of the
 shipped training split plus `warmup_corpus` generated worked solutions (corpus.py). The corpus is
 fixed; a user's own training data never changes it, so it never triggers a new pretraining.
@@ -44,21 +44,31 @@ def body_corpus(profile: Profile, tokenizer) -> list[str]:
     return texts + [format_text(tokenizer, p, r) for p, r in warmup_corpus(profile.warmup_corpus)]
 
 
-def recipe_key(profile: Profile, texts: list[str], seed: int = 0) -> str:
-    """Short hash of everything that determines the body: version, config, steps, seed, texts."""
-    key = json.dumps([TINY_BODY_VERSION, profile.tiny_config, profile.warmup_lm_steps, seed, sorted(texts)],
+def recipe_key(profile: Profile, seed: int = 0) -> str:
+    """Short hash of what determines the body: version, config, steps, corpus size, seed. The corpus
+    texts themselves are pinned by the shipped file's `corpus_hash` (checked by a test, not at run
+    time, so loading the body never generates the corpus)."""
+    key = json.dumps([TINY_BODY_VERSION, profile.tiny_config, profile.warmup_lm_steps, profile.warmup_corpus, seed],
                      sort_keys=True)
     return hashlib.sha256(key.encode()).hexdigest()[:12]
 
 
-def shipped_key() -> str | None:
-    """The recipe key stored in the shipped body file (None if the file is missing)."""
-    if not SHIPPED_BODY.exists():
-        return None
+def corpus_hash(texts: list[str]) -> str:
+    return hashlib.sha256(json.dumps(sorted(texts)).encode()).hexdigest()
+
+
+def shipped_metadata(path: Path = SHIPPED_BODY) -> dict:
+    """The shipped body file's metadata (recipe_key, corpus_hash, recipe); {} if there is no file."""
+    if not path.exists():
+        return {}
     from safetensors import safe_open
 
-    with safe_open(SHIPPED_BODY, "pt") as f:
-        return f.metadata().get("recipe_key")
+    with safe_open(path, "pt") as f:
+        return f.metadata()
+
+
+def shipped_key() -> str | None:
+    return shipped_metadata().get("recipe_key")
 
 
 def tiny_body(profile: Profile, own_texts: list[str] | None = None, seed: int = 0) -> Path:
@@ -69,9 +79,8 @@ def tiny_body(profile: Profile, own_texts: list[str] | None = None, seed: int = 
     warmed further on those texts, cached separately.
     """
     tokenizer = qwen3_tokenizer()
-    texts = body_corpus(profile, tokenizer) if profile.warmup_lm_steps else []
-    base = _cached(cache_root() / f"tiny-qwen3-{recipe_key(profile, texts, seed)}",
-                   lambda folder: _make_base(profile, tokenizer, texts, seed, folder))
+    base = _cached(cache_root() / f"tiny-qwen3-{recipe_key(profile, seed)}",
+                   lambda folder: _make_base(profile, tokenizer, seed, folder))
     if not (profile.warmup_own_steps and own_texts):
         return base
     own = hashlib.sha256(json.dumps([profile.warmup_own_steps, sorted(own_texts)]).encode()).hexdigest()[:12]
@@ -102,16 +111,17 @@ def _save(model, tokenizer, folder: Path) -> None:
     atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
 
 
-def _make_base(profile: Profile, tokenizer, texts: list[str], seed: int, folder: Path) -> None:
+def _make_base(profile: Profile, tokenizer, seed: int, folder: Path) -> None:
     """Materialise the pretrained body from the shipped file, or build it when the recipe differs."""
-    key = recipe_key(profile, texts, seed)
-    if texts and shipped_key() == key:
+    key = recipe_key(profile, seed)
+    if profile.warmup_lm_steps and shipped_key() == key:
         start = time.time()
         model = materialize(profile, tokenizer, seed)
         _save(model, tokenizer, folder)
         print(f"tiny body: loaded the shipped pretrained body ({SHIPPED_BODY.name}, recipe {key}) "
               f"in {time.time() - start:.1f} s -> {folder}", flush=True)
         return
+    texts = body_corpus(profile, tokenizer) if profile.warmup_lm_steps else []
     model = build(profile, tokenizer, texts, seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"))
     _save(model, tokenizer, folder)
 
@@ -151,13 +161,13 @@ def trained_tensors(model) -> dict[str, torch.Tensor]:
     return {**tensors, VOCAB_KEY: vocab, ROWS_KEY: embedding.detach()[vocab].contiguous()}
 
 
-def export(model, profile: Profile, key: str, path: Path = SHIPPED_BODY) -> Path:
-    """Write the trained tensors of a built body and its recipe key to `path` (atomically)."""
+def export(model, profile: Profile, key: str, texts: list[str], path: Path = SHIPPED_BODY) -> Path:
+    """Write the trained tensors of a built body, its recipe key and corpus hash to `path` (atomically)."""
     from safetensors.torch import save_file
 
     recipe = {"version": TINY_BODY_VERSION, "tiny_config": profile.tiny_config, "warmup_lm_steps":
               profile.warmup_lm_steps, "warmup_corpus": profile.warmup_corpus, "torch": torch.__version__}
-    metadata = {"recipe_key": key, "recipe": json.dumps(recipe, sort_keys=True)}
+    metadata = {"recipe_key": key, "corpus_hash": corpus_hash(texts), "recipe": json.dumps(recipe, sort_keys=True)}
     return atomic_write(path, lambda tmp: save_file(trained_tensors(model), str(tmp), metadata=metadata))
 
 
@@ -185,12 +195,12 @@ def rebuild(profile: Profile, seed: int = 0, path: Path = SHIPPED_BODY) -> dict:
     it gives the built tensors exactly. Returns what was done."""
     tokenizer = qwen3_tokenizer()
     texts = body_corpus(profile, tokenizer)
-    key = recipe_key(profile, texts, seed)
+    key = recipe_key(profile, seed)
     start = time.time()
     model = build(profile, tokenizer, texts, seed,
                   checkpoint=cache_root() / f".tiny-qwen3-{key}.rebuild.pt")
     seconds = time.time() - start
-    export(model, profile, key, path)
+    export(model, profile, key, texts, path)
     loaded = materialize(profile, tokenizer, seed, path).state_dict()
     max_diff = max((loaded[k] - t).abs().max().item() for k, t in model.state_dict().items())
     if max_diff != 0:

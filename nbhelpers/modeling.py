@@ -92,8 +92,29 @@ def load_tokenizer(profile: Profile):
     return tokenizer
 
 
+class _NewHeadIsExpected:
+    """A logging filter: drop transformers' LOAD REPORT when the only missing weights are the new
+    reward head's (a body loaded for a one-score head has no `score` yet; that is the point)."""
+    HEAD_KEYS = {"score.weight", "classifier.weight", "classifier.bias"}
+
+    def filter(self, record) -> bool:
+        text = str(record.getMessage())
+        if "LOAD REPORT" not in text:
+            return True
+        rows = [[cell.strip() for cell in line.split("|")] for line in text.splitlines() if line.count("|") >= 2]
+        keys = {row[0] for row in rows[1:] if row[0] and not set(row[0]) <= {"-", "+"}}
+        statuses = {row[1] for row in rows[1:] if len(row) > 1 and row[1] and not set(row[1]) <= {"-", "+"}}
+        return not (keys and keys <= self.HEAD_KEYS and all("MISSING" in s for s in statuses))
+
+
 def _from_pretrained(cls, source, **kwargs):
-    """from_pretrained with an error that says what to do when the Hub is out of reach."""
+    """from_pretrained with an error that says what to do when the Hub is out of reach (and without
+    transformers' warning that the new reward head is not in the body's checkpoint)."""
+    import logging
+
+    log = logging.getLogger("transformers.modeling_utils")
+    quiet = _NewHeadIsExpected()
+    log.addFilter(quiet)
     try:
         return cls.from_pretrained(source, **kwargs)
     except OSError as err:
@@ -101,6 +122,8 @@ def _from_pretrained(cls, source, **kwargs):
             f"Could not load {source!r} ({err.__class__.__name__}). Without network access to the Hugging Face "
             "Hub, set MODEL_PATH in .env to a local copy of the model, or use REWARD_PROFILE=tiny."
         ) from err
+    finally:
+        log.removeFilter(quiet)
 
 
 def body_path(profile: Profile, own_texts: list[str] | None = None) -> str:
@@ -208,13 +231,16 @@ def load_reward_model(folder, device: str | None = None):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     kwargs = _load_kwargs(device, profile, meta.get("quantize_4bit", False))
     if (folder / "adapter_config.json").exists():
-        from peft import AutoPeftModelForSequenceClassification, PeftConfig
+        from peft import PeftConfig, PeftModel
 
         base = PeftConfig.from_pretrained(folder).base_model_name_or_path
         if profile.model == "tiny-qwen3" and not Path(base).exists():
-            raise FileNotFoundError(f"The cached tiny base body {base} is missing (cleared cache?); "
-                                    "retrain the model to rebuild it.")
-        model = AutoPeftModelForSequenceClassification.from_pretrained(folder, **kwargs)
+            if profile.warmup_own_steps:
+                raise FileNotFoundError(f"The tiny body {base}, warmed further on the training texts, is missing "
+                                        "(cleared cache, or another machine); retrain the model to rebuild it.")
+            base = body_path(profile)   # the shipped body, loaded again (another machine, a cleared cache)
+        body = _from_pretrained(AutoModelForSequenceClassification, base, **kwargs)
+        model = PeftModel.from_pretrained(body, folder)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(folder, **kwargs)
     model.config.pad_token_id = tokenizer.pad_token_id

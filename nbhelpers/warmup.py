@@ -68,7 +68,7 @@ def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, ba
         tokens = sum(map(len, ids))
         print(f"{what}: {steps:,} steps of {batch_size} texts ({len(ids):,} texts, {tokens:,} tokens, "
               f"{len(vocab):,} token ids); measured {per_step:.2f} s per step here, so about "
-              f"{steps * per_step / 60:.0f} min. Checkpointed every {checkpoint_every} steps"
+              f"{_duration(steps * per_step)}. Checkpointed every {checkpoint_every} steps"
               + (f" to {checkpoint}" if checkpoint else "") + ".", flush=True)
     bar = progress(range(done, steps), desc=what, initial=done, total=steps)
     for step in bar:
@@ -101,6 +101,10 @@ def _seconds_per_step(loss_of, ids, batch_size, params) -> float:
     for p in params:
         p.grad = None
     return (time.time() - start) / 2
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
 
 
 def _save_checkpoint(path, model, embedding, rows, optimizer, schedule, rng, losses, step) -> None:

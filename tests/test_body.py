@@ -27,7 +27,9 @@ def test_shipped_body_matches_the_recipe_in_the_code():
     profile = get_profile("tiny")
     texts = body.body_corpus(profile, qwen3_tokenizer())
     assert len(texts) == profile.warmup_corpus + sum(1 for _ in open(TRAIN_FILE))
-    assert body.shipped_key() == body.recipe_key(profile, texts), "shipped body is stale: run `make body`"
+    shipped = body.shipped_metadata()
+    assert shipped["recipe_key"] == body.recipe_key(profile), "shipped body is stale: run `make body`"
+    assert shipped["corpus_hash"] == body.corpus_hash(texts), "the body corpus changed: run `make body`"
 
 
 def test_shipped_file_holds_only_what_the_warmup_trained():
@@ -46,7 +48,7 @@ def test_shipped_file_holds_only_what_the_warmup_trained():
 def test_export_then_materialize_gives_the_built_tensors_exactly(small, tmp_path):
     tok = qwen3_tokenizer()
     built = body.build(small, tok, TEXTS, checkpoint=None)
-    path = body.export(built, small, "k", tmp_path / "body.safetensors")
+    path = body.export(built, small, "k", TEXTS, tmp_path / "body.safetensors")
     loaded = body.materialize(small, tok, path=path).state_dict()
     reference = built.state_dict()
     assert loaded.keys() == reference.keys()
@@ -58,7 +60,7 @@ def test_export_then_materialize_gives_the_built_tensors_exactly(small, tmp_path
 
 def test_materialize_rejects_a_file_of_another_config(small, tmp_path):
     tok = qwen3_tokenizer()
-    path = body.export(body.build(small, tok, TEXTS), small, "k", tmp_path / "body.safetensors")
+    path = body.export(body.build(small, tok, TEXTS), small, "k", TEXTS, tmp_path / "body.safetensors")
     other = get_profile("tiny", tiny_config={**SMALL, "num_hidden_layers": 2})
     with pytest.raises(RuntimeError, match="make body"):
         body.materialize(other, tok, path=path)
@@ -113,4 +115,35 @@ def test_interrupted_warmup_continues_to_the_same_result(small, tmp_path, monkey
 def test_warmup_prints_its_measured_cost_before_it_starts(small, capsys):
     body.build(small, qwen3_tokenizer(), TEXTS)
     out = capsys.readouterr().out
-    assert "6 steps of 16 texts" in out and "s per step here" in out and "min" in out
+    assert "6 steps of 16 texts" in out and "s per step here, so about" in out
+
+
+def test_rebuild_writes_a_file_that_loads_back_exactly(small, tmp_path, monkeypatch):
+    monkeypatch.setattr(body, "body_corpus", lambda profile, tok: TEXTS)
+    report = body.rebuild(small, path=tmp_path / "tiny.safetensors")
+    assert report["max_abs_diff"] == 0 and report["steps"] == 6 and report["texts"] == len(TEXTS)
+    assert body.shipped_key() != report["recipe_key"]            # the shipped file itself was not touched
+    written = body.shipped_metadata(tmp_path / "tiny.safetensors")
+    assert written["recipe_key"] == report["recipe_key"] == body.recipe_key(small)
+    assert written["corpus_hash"] == body.corpus_hash(TEXTS)
+
+
+def test_a_model_folder_loads_on_a_machine_without_its_cached_body(tmp_path, monkeypatch):
+    """The adapter records the absolute path of the cached body; elsewhere (or after the cache is
+    cleared) the shipped body is loaded again and the rewards are the same."""
+    import shutil
+
+    from conftest import make_pairs
+    from nbhelpers.scoring import RewardScorer
+    from nbhelpers.training import train_reward_model
+
+    monkeypatch.setenv("NBHELPERS_CACHE", str(tmp_path / "here"))
+    pairs = make_pairs(16)
+    train_reward_model(pairs, profile=get_profile("tiny", max_length=128), max_steps=2, out=tmp_path / "rm",
+                       checkpoint_dir=tmp_path / "ckpt")
+    prompts, responses = [p["prompt"] for p in pairs], [p["chosen"] for p in pairs]
+    before = RewardScorer.from_folder(tmp_path / "rm", device="cpu").score_batch(prompts, responses)
+    shutil.rmtree(tmp_path / "here")
+    monkeypatch.setenv("NBHELPERS_CACHE", str(tmp_path / "elsewhere"))
+    after = RewardScorer.from_folder(tmp_path / "rm", device="cpu").score_batch(prompts, responses)
+    assert max(abs(a - b) for a, b in zip(before, after)) < 1e-6

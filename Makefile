@@ -51,7 +51,9 @@ body: venv
 # Three runs of the notebook suite must give byte-identical test scores (slow: ~10 minutes).
 determinism: venv
 	@for i in 1 2 3; do $(MAKE) --no-print-directory run > /dev/null || exit 1; \
-		sha256sum outputs/03_test_scores.jsonl | tee -a outputs/determinism.txt; done
+		$(PY) -m nbhelpers score --model outputs/reward-model --data data/thinking_prefs/test.jsonl \
+			--out outputs/test_scores.jsonl 2> /dev/null || exit 1; \
+		sha256sum outputs/test_scores.jsonl | tee -a outputs/determinism.txt; done
 	@test $$(tail -3 outputs/determinism.txt | cut -d' ' -f1 | sort -u | wc -l) -eq 1 && echo "identical scores in 3 runs"
 
 clean:

@@ -80,7 +80,7 @@ def run_variant(variant: str, n_pairs: int, steps: int, batch_size: int) -> dict
                 return config(*a, **kw)
             trl.RewardConfig = random_sampler_config
         result = train_reward_model(pairs, profile=profile, max_steps=steps, model=model, tokenizer=tokenizer,
-                                    device="cpu", checkpoint_dir=Path(out_dir) / "ckpt")
+                                    checkpoint_dir=Path(out_dir) / "ckpt")
         metrics = next(h for h in reversed(result.history) if "train_runtime" in h)
     wall = time.perf_counter() - start
     return {"variant": variant, "train_runtime": metrics["train_runtime"],

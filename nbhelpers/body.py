@@ -2,7 +2,7 @@
 
 Recipe (`recipe_key`, and the corpus pinned by `corpus_hash`): build `Qwen3ForCausalLM(config)` with seed 0, then warm it up for
 `warmup_lm_steps` steps of next-token prediction on the *body corpus*: the chosen texts of the
-shipped training split plus `warmup_corpus` generated worked solutions (corpus.py). The corpus is
+shipped training split plus `warmup_corpus` generated worked solutions (generate/corpus.py). The corpus is
 fixed; a user's own training data never changes it, so it never triggers a new pretraining.
 
 The warm-up trains the layers and only the embedding rows of the tokens it reads, so the kit ships
@@ -28,15 +28,16 @@ from .files import atomic_save, atomic_write, cache_root, file_lock
 from .formatting import format_text
 from .profiles import Profile
 from .tokenizer import qwen3_tokenizer
+from .warmup import VOCAB_ATTR, trained_vocab, warm_up_lm
 
 TINY_BODY_VERSION = 2   # bump when the way the tiny body is built changes (invalidates caches and the shipped file)
 SHIPPED_BODY = Path(__file__).with_name("weights") / "tiny_qwen3.safetensors"
-VOCAB_KEY, ROWS_KEY = "warmup_vocab", "warmup_rows"   # ids of the trained embedding rows, and the rows
+VOCAB_KEY, ROWS_KEY = VOCAB_ATTR, "warmup_rows"   # ids of the trained embedding rows, and the rows
 
 
 def body_corpus(profile: Profile, tokenizer) -> list[str]:
     """The fixed texts the body is pretrained on: chosen texts of the shipped training split + the corpus."""
-    from .corpus import warmup_corpus
+    from .generate.corpus import warmup_corpus
     from .data import load_pairs
     from .paths import TRAIN_FILE
 
@@ -122,6 +123,9 @@ def _make_base(profile: Profile, tokenizer, seed: int, folder: Path) -> None:
               f"in {time.time() - start:.1f} s -> {folder}", flush=True)
         return
     texts = body_corpus(profile, tokenizer) if profile.warmup_lm_steps else []
+    if texts:
+        print(f"tiny body: this recipe ({key}) is not the shipped body's ({shipped_key()}), so it is built now.",
+              flush=True)
     model = build(profile, tokenizer, texts, seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"))
     _save(model, tokenizer, folder)
 
@@ -130,11 +134,6 @@ def build(profile: Profile, tokenizer, texts: list[str], seed: int = 0, checkpoi
     """Build the body from its config and warm it up on `texts` (the recipe), returning the model."""
     model = _new_model(profile, tokenizer, seed)
     if profile.warmup_lm_steps and texts:
-        from .warmup import warm_up_lm
-
-        if shipped_key() is not None:
-            print(f"tiny body: the recipe differs from the shipped body's ({shipped_key()}), so it is built now.",
-                  flush=True)
         warm_up_lm(model, tokenizer, texts, steps=profile.warmup_lm_steps, seed=seed, checkpoint=checkpoint,
                    what="pretraining the tiny body")
     return model
@@ -142,8 +141,6 @@ def build(profile: Profile, tokenizer, texts: list[str], seed: int = 0, checkpoi
 
 def _continue(base: Path, tokenizer, texts: list[str], steps: int, seed: int, folder: Path) -> None:
     from transformers import Qwen3ForCausalLM
-
-    from .warmup import warm_up_lm
 
     model = Qwen3ForCausalLM.from_pretrained(base)
     warm_up_lm(model, tokenizer, texts, steps=steps, seed=seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"),
@@ -155,7 +152,7 @@ def _continue(base: Path, tokenizer, texts: list[str], steps: int, seed: int, fo
 def trained_tensors(model) -> dict[str, torch.Tensor]:
     """What a warm-up changed: every parameter but the tied embedding, plus the trained embedding rows."""
     embedding = model.get_input_embeddings().weight
-    vocab = torch.tensor(model.config.warmup_vocab, dtype=torch.long)
+    vocab = torch.tensor(trained_vocab(model), dtype=torch.long)
     tensors = {name: t.detach().contiguous() for name, t in model.state_dict().items()
                if t.data_ptr() != embedding.data_ptr()}
     return {**tensors, VOCAB_KEY: vocab, ROWS_KEY: embedding.detach()[vocab].contiguous()}
@@ -186,7 +183,7 @@ def materialize(profile: Profile, tokenizer, seed: int = 0, path: Path = SHIPPED
                            "rebuild it with `make body`.")
     with torch.no_grad():
         embedding[vocab] = rows
-    model.config.warmup_vocab = vocab.tolist()
+    setattr(model.config, VOCAB_ATTR, vocab.tolist())
     return model.eval()
 
 

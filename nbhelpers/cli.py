@@ -6,6 +6,7 @@
     evaluate --model DIR --data FILE.jsonl [--json]
     memory [--profile qwen3-4b-thinking] [--batch 2 --seq 1024]   (an ESTIMATE, no GPU needed)
     body [--rebuild]      the tiny profile's pretrained body: ready it in the cache, or rebuild the shipped file
+    datagen [--out data/thinking_prefs] [--seed 1234] [--n-train 500] [--n-test 40]   regenerate the shipped pairs
 """
 from __future__ import annotations
 
@@ -55,10 +56,13 @@ def cmd_train(args) -> int:
     settings = dict(parse_setting(s) for s in args.set)
     if args.warm_up_on_data:
         settings["warmup_own_steps"] = args.warm_up_on_data
+    if args.epochs:
+        settings["epochs"] = args.epochs
+    if args.quantize_4bit:
+        settings["quantize_4bit"] = True
     profile = get_profile(ctx.profile, **settings)
-    result = train_reward_model(train, evals, profile=profile, out=args.out, epochs=args.epochs,
-                                max_steps=args.max_steps, resume=args.resume, quantize_4bit=args.quantize_4bit,
-                                truncate=args.truncate, overwrite=args.overwrite, seed=args.seed)
+    result = train_reward_model(train, evals, profile=profile, out=args.out, max_steps=args.max_steps,
+                                resume=args.resume, truncate=args.truncate, overwrite=args.overwrite, seed=args.seed)
     if result.out:
         print(f"saved reward model to {result.out} ({result.seconds:.1f} s of training)")
     return 0
@@ -119,9 +123,10 @@ def cmd_evaluate(args) -> int:
     if args.json:
         print(json.dumps(summary))
     else:
+        from .evaluation import category_table
+
         print(f"n={summary['n']} accuracy={summary['accuracy']:.3f} mean_margin={summary['mean_margin']:.3f}")
-        for cat, row in summary["by_category"].items():
-            print(f"  {cat:20s} n={row['n']:4d} accuracy={row['accuracy']:.3f} mean_margin={row['mean_margin']:.3f}")
+        print(category_table({"accuracy": summary, **({"head only": summary["head_only"]} if "head_only" in summary else {})}))
     return 0
 
 
@@ -146,6 +151,14 @@ def cmd_body(args) -> int:
               f"from it equals the built one (max |diff| {report['max_abs_diff']})")
         return 0
     print(f"tiny body ready: {tiny_body(profile)} (shipped file {SHIPPED_BODY.name}, recipe {shipped_key()})")
+    return 0
+
+
+def cmd_datagen(args) -> int:
+    from .generate.datagen import write_splits
+
+    for split, path in write_splits(args.out, args.n_train, args.n_test, args.seed).items():
+        print(f"wrote {path} ({len(path.read_text(encoding='utf-8').splitlines())} pairs)")
     return 0
 
 
@@ -192,6 +205,13 @@ def build_parser() -> argparse.ArgumentParser:
                                     "the shipped file from scratch (~15-20 min on 2 cores)")
     p.add_argument("--rebuild", action="store_true", help="pretrain from scratch and rewrite nbhelpers/weights/")
     p.set_defaults(func=cmd_body)
+    p = sub.add_parser("datagen", help="regenerate the preference data (train, test, test_range); the defaults "
+                                       "rewrite the shipped files of data/thinking_prefs byte for byte")
+    p.add_argument("--out", default="data/thinking_prefs", help="output folder (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=1234)
+    p.add_argument("--n-train", type=int, default=500, help="pairs per category in train")
+    p.add_argument("--n-test", type=int, default=40, help="pairs per category in test and in test_range")
+    p.set_defaults(func=cmd_datagen)
     return parser
 
 

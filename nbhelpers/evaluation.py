@@ -27,14 +27,28 @@ def evaluate_pairs(scorer, pairs: list[dict], n_bins: int = 5) -> dict:
     report["calibration"] = calibration(margins, n_bins)
     if getattr(scorer, "verifier", None):
         # the SEQ_CLS head alone, always reported beside the combination
-        from .scoring import RewardScorer
-
-        head = evaluate_pairs(RewardScorer(scorer.model, scorer.tokenizer, part=scorer.part, use_verifier=False), pairs)
+        head = evaluate_pairs(scorer.head_only(), pairs)
         report["head_only"] = {"accuracy": head["accuracy"], "mean_margin": head["mean_margin"],
                                "by_category": head["by_category"]}
     report["margins"] = margins
     report["rewards"] = rewards
     return report
+
+
+def category_table(reports: dict[str, dict], value: str = "accuracy") -> str:
+    """Plain-text table: one row per category (and overall), one column per report (e.g.
+    {"head only": report["head_only"], "combined": report}, or the same model on two test sets)."""
+    categories = list(dict.fromkeys(c for r in reports.values() for c in r["by_category"]))
+    width = max([len("category")] + [len(c) for c in categories]) + 2
+    column = max([9] + [len(name) for name in reports]) + 2
+
+    def cell(report, category=None):
+        row = report["by_category"].get(category) if category else report
+        return f"{row[value]:{column}.3f}" if row else f"{'-':>{column}s}"
+    lines = [f"{'category':{width}s}" + "".join(f"{name:>{column}s}" for name in reports)]
+    lines += [f"{c:{width}s}" + "".join(cell(r, c) for r in reports.values()) for c in categories]
+    lines.append(f"{'overall':{width}s}" + "".join(cell(r) for r in reports.values()))
+    return "\n".join(lines)
 
 
 def correlation(xs, ys) -> float:

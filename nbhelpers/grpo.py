@@ -15,19 +15,17 @@ from .formatting import as_text, prompt_text
 from .thinking import has_closed_thinking
 
 
-def make_reward_fn(scorer, normalize: bool = False, clip: float | None = None, fallback: float = 0.0):
-    """A TRL reward function backed by `scorer` (a RewardScorer or EnsembleScorer).
+def make_reward_fn(scorer, fallback: float = 0.0):
+    """A TRL reward function whose reward is `scorer.score_batch`: the scorer's one definition of the
+    reward (head, verifier term, normalizer, clip), the same for a RewardScorer and an EnsembleScorer.
+    For a normalized or clipped reward pass e.g. `scorer.replace(normalizer=norm, clip=3.0)`.
 
     Accepts plain or conversational prompts/completions; never returns NaN/inf (non-finite
-    rewards become `fallback`). `normalize` applies the scorer's saved normalizer; `clip`
-    bounds the reward to [-clip, clip].
+    rewards become `fallback`).
     """
     if not hasattr(scorer, "score_batch"):
         raise TypeError(f"make_reward_fn needs a scorer with score_batch(), got {type(scorer).__name__}; "
                         "build one with RewardScorer.from_folder(DIR).")
-    norm = getattr(scorer, "normalizer", None) if normalize else None
-    if normalize and norm is None:
-        raise ValueError("normalize=True needs a fitted normalizer: call scorer.fit_normalizer(...) first.")
 
     def reward_fn(completions, prompts=None, **kwargs) -> list[float]:
         if isinstance(completions, str):
@@ -37,15 +35,8 @@ def make_reward_fn(scorer, normalize: bool = False, clip: float | None = None, f
             prompts = [""] * len(texts)
         if len(prompts) != len(texts):
             raise ValueError(f"got {len(prompts)} prompts for {len(texts)} completions; they must match.")
-        raw = scorer.raw_batch([prompt_text(p) for p in prompts], texts) if hasattr(scorer, "raw_batch") \
-            else scorer.score_batch([prompt_text(p) for p in prompts], texts)
-        out = []
-        for r in raw:
-            r = norm(r) if norm else r
-            if clip is not None:
-                r = max(-clip, min(clip, r))
-            out.append(float(r) if math.isfinite(r) else fallback)
-        return out
+        rewards = scorer.score_batch([prompt_text(p) for p in prompts], texts)
+        return [float(r) if math.isfinite(r) else fallback for r in rewards]
 
     reward_fn.__name__ = "reward_model"
     return reward_fn
@@ -83,8 +74,8 @@ def load_policy(source, device: str | None = None):
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from .modeling import META_FILE, compute_dtype
-    from .setup import pick_device
+    from .device import compute_dtype, pick_device
+    from .modeling import META_FILE
 
     if (Path(source) / META_FILE).exists():
         source = policy_source(source)
@@ -114,15 +105,14 @@ def prompt_dataset(prompts, conversational: bool = True, **columns):
 
 def _rl_run(trainer_cls, config_cls, model, tokenizer, reward_funcs, dataset, output_dir, max_steps, num_generations,
             max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config):
-    import torch
+    from .device import trainer_precision
 
     args = config_cls(
         output_dir=str(output_dir), report_to="none", seed=seed, data_seed=seed, max_steps=max_steps,
         learning_rate=learning_rate, num_generations=num_generations, max_completion_length=max_completion_length,
         per_device_train_batch_size=num_generations * prompts_per_step, gradient_accumulation_steps=1,
-        logging_steps=1, save_strategy="no", bf16=torch.cuda.is_available() and torch.cuda.is_bf16_supported(),
-        gradient_checkpointing=False, use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
-        disable_tqdm=False, **config,
+        logging_steps=1, save_strategy="no", gradient_checkpointing=False, dataloader_num_workers=0,
+        disable_tqdm=False, **trainer_precision(model.device.type), **config,
     )
     trainer = trainer_cls(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=list(callbacks))

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import warnings
 from pathlib import Path
 
 import torch
@@ -15,31 +14,10 @@ import torch
 from .body import tiny_body
 from .files import atomic_save, cache_root
 from .profiles import Profile, profile_from_dict
-from .setup import pick_device
+from .device import compute_dtype, pick_device
 from .tokenizer import qwen3_tokenizer
 
 META_FILE = "nbhelpers.json"
-
-
-# ---------------------------------------------------------------- devices and dtypes
-def compute_dtype(device: str, requested: str | None = None) -> torch.dtype:
-    """bf16 where the hardware computes it fast (CUDA), float32 elsewhere, unless `requested`.
-
-    Measured here: LoRA forward+backward on a 4-bit model with bfloat16 compute is ~35x
-    slower than with float32 compute on this CPU, so bf16 on a CPU gets a warning.
-    """
-    if requested:
-        dtype = getattr(torch, requested, None)
-        if not isinstance(dtype, torch.dtype):
-            raise ValueError(f"dtype {requested!r} is not a torch dtype; use 'float32' or 'bfloat16'.")
-        if device == "cpu" and dtype in (torch.bfloat16, torch.float16):
-            warnings.warn(f"{requested} on a CPU is usually far slower than float32 (measured ~35x for "
-                          "bfloat16 on a 2-core x86 CPU); use dtype='float32' (--set dtype=float32) on CPU.",
-                          stacklevel=2)
-        return dtype
-    if device == "cuda" and torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float32
 
 
 # ---------------------------------------------------------------- tokenizers and bodies
@@ -184,6 +162,13 @@ def load_for_training(profile: Profile, train_pairs: list[dict] | None = None, q
             model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=profile.gradient_checkpointing)
         model = get_peft_model(model, LoraConfig(task_type="SEQ_CLS", **profile.lora))
     return model, tokenizer
+
+
+def head_modules(model) -> list[str]:
+    """Names of the reward head's modules: PEFT's `modules_to_save` copy of `score` under LoRA (trained in
+    full and saved with the adapter), else the `score`/`classifier` layer of a fully fine-tuned model."""
+    names = [n for n, _ in model.named_modules() if n.endswith("modules_to_save.default")]
+    return names or [n for n, _ in model.named_modules() if n.split(".")[-1] in ("score", "classifier")]
 
 
 def count_parameters(model) -> dict:

@@ -31,7 +31,7 @@ class Profile:
     center_rewards_coefficient: float | None = 0.01
     tiny_config: dict = field(default_factory=dict)   # only for model="tiny-qwen3"
     warmup_lm_steps: int = 0       # causal-LM pretraining of a built body on the body corpus (body.py; shipped)
-    warmup_corpus: int = 0         # the corpus: shipped training texts + this many generated solutions (corpus.py)
+    warmup_corpus: int = 0         # the corpus: shipped training texts + this many generated solutions (generate/corpus.py)
     warmup_own_steps: int = 0      # optional further warm-up on YOUR training texts (cost printed first; cached)
     verifier: bool = False         # combine the head with the body's likelihood (verifier.py)
 

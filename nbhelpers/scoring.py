@@ -1,4 +1,13 @@
-"""Scoring with a trained reward model: one reward, a batch, pairs; normalization; ensembles.
+"""The reward of a trained reward model, defined in one place: `RewardScorer`.
+
+    raw    = head                                   (the SEQ_CLS score head on the chat-template text)
+           | head_weight * head + lm_weight * lm    (if the folder has verifier weights; lm = verifier.py)
+    reward = clip(normalizer(raw))                  (each part only if set)
+
+on the `part` of the response chosen ("both", "answer" after the last `</think>`, or "thinking"),
+every text cut to the profile's `max_length` by the kit's one truncation rule. Scoring, evaluation,
+the CLI, the widget, training (the verifier fit) and the GRPO reward function all use it; a variant
+(head only, another part, a normalizer, a clip) is `scorer.replace(...)`, sharing the model.
 
 Batches are sorted by length (little padding), cut to a token budget, scored under
 `torch.inference_mode`, and returned in the caller's order. Rewards are the same as scoring
@@ -6,17 +15,26 @@ one text at a time (checked by a test to 1e-5).
 """
 from __future__ import annotations
 
+import copy
 import json
 import math
+import random
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from .formatting import encode, pad_right
 from .files import atomic_write_text
+from .formatting import encode, pad_right
 from .modeling import META_FILE, load_reward_model
 from .thinking import select_part
+from .verifier import fit_weights, mean_logprobs
+from .warmup import trained_vocab
+
+SAVED = "saved"          # RewardScorer(normalizer=SAVED): the normalizer stored in the model folder, if any
+VERIFIER_FIT_PAIRS = 512  # training pairs the verifier weights are fitted on (a seeded sample)
+TOKEN_BUDGET = 8192       # tokens (padding included) per scoring batch
+MAX_BATCH = 64
 
 
 @dataclass
@@ -38,45 +56,51 @@ class Normalizer:
 
 
 class RewardScorer:
-    """Scores (prompt, response) pairs with a sequence-classification reward model."""
+    """The reward of (prompt, response) under a sequence-classification reward model (see module doc)."""
 
-    def __init__(self, model, tokenizer, meta: dict | None = None, part: str = "both",
-                 token_budget: int = 8192, max_batch: int = 64, clip: float | None = None,
-                 use_verifier: bool = True):
+    def __init__(self, model, tokenizer, meta: dict | None = None, part: str = "both", clip: float | None = None,
+                 normalizer: Normalizer | str | None = SAVED, use_verifier: bool = True,
+                 max_length: int | None = None, token_budget: int = TOKEN_BUDGET, max_batch: int = MAX_BATCH):
         self.model, self.tokenizer, self.meta = model, tokenizer, meta or {}
+        self.part, self.clip, self.token_budget, self.max_batch = part, clip, token_budget, max_batch
         # generative verifier weights fitted at training time (see verifier.py), if any
         self.verifier = self.meta.get("verifier") if use_verifier else None
-        self.part, self.token_budget, self.max_batch, self.clip = part, token_budget, max_batch, clip
-        norm = self.meta.get("normalizer")
-        self.normalizer = Normalizer(**norm) if norm else None
+        saved = self.meta.get("normalizer")
+        self.normalizer = (Normalizer(**saved) if saved else None) if normalizer == SAVED else normalizer
+        self.max_length = max_length or self.meta.get("profile", {}).get("max_length")
         self.device = next(model.parameters()).device
+        self.folder: Path | None = None
 
     @classmethod
-    def from_folder(cls, folder, device: str | None = None, **kwargs) -> "RewardScorer":
+    def from_folder(cls, folder, device: str | None = None, **settings) -> "RewardScorer":
         model, tokenizer, meta = load_reward_model(folder, device)
-        scorer = cls(model, tokenizer, meta, **kwargs)
+        scorer = cls(model, tokenizer, meta, **settings)
         scorer.folder = Path(folder)
         return scorer
 
-    @property
-    def max_length(self) -> int | None:
-        """The profile's max_length: longer texts keep their last max_length tokens."""
-        return self.meta.get("profile", {}).get("max_length")
+    def replace(self, **settings) -> "RewardScorer":
+        """The same model with other settings: part, clip, normalizer, verifier (`use_verifier`)."""
+        other = copy.copy(self)
+        for name, value in settings.items():
+            if name == "use_verifier":
+                other.verifier = self.meta.get("verifier") if value else None
+            elif name in ("part", "clip", "normalizer", "max_length"):
+                setattr(other, name, value)
+            else:
+                raise TypeError(f"replace() does not know {name!r}; use part, clip, normalizer, use_verifier, max_length")
+        return other
+
+    def head_only(self) -> "RewardScorer":
+        """The trained SEQ_CLS head alone (no verifier term), with the same part, normalizer and clip."""
+        return self.replace(use_verifier=False)
+
+    # ---------------------------------------------------------------- the parts
+    def _texts(self, responses) -> list:
+        return [select_part(r, self.part) if isinstance(r, str) else r for r in responses]
 
     def encode(self, prompt, response, system=None) -> list[int]:
-        return encode(self.tokenizer, prompt, select_part(response, self.part) if isinstance(response, str)
-                      else response, system, self.max_length)
-
-    def raw_batch(self, prompts, responses) -> list[float]:
-        """Unnormalized rewards: the head, or head + likelihood verifier if the model has one."""
-        head = self.head_batch(prompts, responses)
-        if not self.verifier:
-            return head
-        from .verifier import mean_logprobs
-
-        texts = [select_part(r, self.part) if isinstance(r, str) else r for r in responses]
-        lm = mean_logprobs(self.model, self.tokenizer, prompts, texts, max_length=self.max_length)
-        return [self.verifier["head_weight"] * h + self.verifier["lm_weight"] * l for h, l in zip(head, lm)]
+        """Token ids the head reads: the chat-template text of this part, cut to max_length."""
+        return encode(self.tokenizer, prompt, self._texts([response])[0], system, self.max_length)
 
     def head_batch(self, prompts, responses) -> list[float]:
         """Raw SEQ_CLS head outputs, length-sorted batches under a token budget, original order kept."""
@@ -102,14 +126,28 @@ class RewardScorer:
                 start = end
         return rewards
 
+    def lm_batch(self, prompts, responses) -> list[float]:
+        """The verifier's likelihood term: mean log-probability of each response under the body."""
+        return mean_logprobs(self.model, self.tokenizer, prompts, self._texts(responses), self.max_length,
+                             trained_vocab(self.model))
+
+    def raw_batch(self, prompts, responses) -> list[float]:
+        """Unnormalized rewards: the head, or head + likelihood verifier if the model has one."""
+        head = self.head_batch(prompts, responses)
+        if not self.verifier:
+            return head
+        lm = self.lm_batch(prompts, responses)
+        return [self.verifier["head_weight"] * h + self.verifier["lm_weight"] * l for h, l in zip(head, lm)]
+
     def post(self, reward: float) -> float:
-        """Apply the saved normalizer and clipping, if any."""
+        """Apply the normalizer and the clip, if set."""
         if self.normalizer:
             reward = self.normalizer(reward)
         if self.clip is not None:
             reward = max(-self.clip, min(self.clip, reward))
         return reward
 
+    # ---------------------------------------------------------------- the reward
     def score_batch(self, prompts, responses) -> list[float]:
         return [self.post(r) for r in self.raw_batch(prompts, responses)]
 
@@ -122,13 +160,30 @@ class RewardScorer:
         raw = self.raw_batch(prompts * 2, [p["chosen"] for p in pairs] + [p["rejected"] for p in pairs])
         return list(zip(raw[:len(pairs)], raw[len(pairs):]))
 
-    def fit_normalizer(self, prompts, responses, save: bool = True) -> Normalizer:
-        """Fit mean/std on a reference set; save them in the model folder's metadata."""
-        self.normalizer = Normalizer.fit(self.raw_batch(prompts, responses))
-        self.meta["normalizer"] = {"mean": self.normalizer.mean, "std": self.normalizer.std}
-        if save and getattr(self, "folder", None):
-            atomic_write_text(self.folder / META_FILE, json.dumps(self.meta, indent=2))
-        return self.normalizer
+    # ---------------------------------------------------------------- fitted once, saved with the model
+    def fit_verifier(self, pairs, max_pairs: int = VERIFIER_FIT_PAIRS, seed: int = 0) -> dict:
+        """Head and likelihood weights fitted on (a seeded sample of) training pairs, as this scorer
+        sees them (same part and truncation). Returns the weights to save; the scorer is unchanged."""
+        sample = random.Random(seed).sample(list(pairs), min(max_pairs, len(pairs)))
+        head = self.head_only().score_pairs(sample)
+        prompts = [p["prompt"] for p in sample]
+        lm_chosen = self.lm_batch(prompts, [p["chosen"] for p in sample])
+        lm_rejected = self.lm_batch(prompts, [p["rejected"] for p in sample])
+        weights = fit_weights([c - r for c, r in head], [c - r for c, r in zip(lm_chosen, lm_rejected)])
+        return {**weights, "fitted_on_pairs": len(sample)}
+
+    def fit_normalizer(self, prompts, responses) -> Normalizer:
+        """Mean/std of the raw rewards of a reference set; use it with `replace(normalizer=...)`,
+        keep it with `save_normalizer`. The scorer itself is unchanged."""
+        return Normalizer.fit(self.raw_batch(prompts, responses))
+
+    def save_normalizer(self, normalizer: Normalizer) -> None:
+        """Store `normalizer` in the model folder (every later `from_folder` applies it) and use it here."""
+        if self.folder is None:
+            raise ValueError("this scorer was not loaded from a folder (RewardScorer.from_folder); nothing to save to")
+        self.meta["normalizer"] = {"mean": normalizer.mean, "std": normalizer.std}
+        atomic_write_text(self.folder / META_FILE, json.dumps(self.meta, indent=2))
+        self.normalizer = normalizer
 
 
 class EnsembleScorer:

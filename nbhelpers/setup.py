@@ -16,6 +16,8 @@ import sys
 import warnings
 from dataclasses import dataclass
 
+from .device import pick_device
+
 DEFAULT_PROFILE = "tiny"
 
 # tqdm.notebook.tqdm_notebook overrides these to draw a widget; without them it is tqdm.std.tqdm.
@@ -37,18 +39,6 @@ def in_notebook() -> bool:
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython else None
     return shell is not None and hasattr(shell, "kernel")
-
-
-def pick_device() -> str:
-    """The one place that picks the device: "cuda", then "mps", else "cpu"."""
-    import torch
-
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
 
 
 def text_progress() -> None:

@@ -16,9 +16,11 @@ import torch
 
 from .data import DataError, Problem, too_long
 from .formatting import encode
-from .modeling import compute_dtype, count_parameters, load_for_training, pick_device, save_reward_model
+from .device import compute_dtype, optimizer_for, trainer_precision
+from .modeling import count_parameters, load_for_training, save_reward_model
 from .profiles import Profile, get_profile
-from .verifier import fit_verifier, supports_verifier
+from .scoring import VERIFIER_FIT_PAIRS, RewardScorer
+from .verifier import supports_verifier
 
 
 def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, truncate: bool = False,
@@ -69,48 +71,64 @@ def _history_callback(history: list):
     return History()
 
 
-def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = None, profile: Profile | str | None = None,
-                       out=None, epochs: float | None = None, max_steps: int = -1, resume: bool = False,
-                       quantize_4bit: bool | None = None, truncate: bool = False, overwrite: bool = False,
-                       seed: int = 0, device: str | None = None, checkpoint_dir=None, callbacks=(),
-                       model=None, tokenizer=None) -> TrainResult:
-    """Train a reward model on validated pairs; save it to `out` (atomically) if given.
+LOGS_PER_EPOCH = 10      # history points for the plots
+EVALS_PER_EPOCH = 2
+CHECKPOINTS_PER_EPOCH = 4   # for --resume after a crash or kill -9
+WARMUP_FRACTION = 0.05      # of the steps spent ramping the learning rate up (then cosine decay)
 
-    `model`/`tokenizer`: from `load_for_training` (to inspect them first); loaded here if omitted.
+
+def reward_config(profile: Profile, device: str, n_train: int, output_dir, seed: int = 0,
+                  max_steps: int = -1, evaluate: bool = False):
+    """TRL's RewardConfig for a profile on a device (pure: builds the config, touches nothing).
+
+    Logging, evaluation and checkpoint intervals are fractions of an epoch of `n_train` pairs.
     """
-    from trl import RewardConfig, RewardTrainer
+    from trl import RewardConfig
 
-    profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    if out is not None and Path(out).exists() and not overwrite and not resume:
-        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it.")
-    device = device or pick_device()
-    if model is None:
-        model, tokenizer = load_for_training(profile, train_pairs, quantize_4bit=quantize_4bit, device=device, seed=seed)
-    train_ds = tokenize_pairs(train_pairs, tokenizer, profile.max_length, truncate)
-    eval_ds = tokenize_pairs(eval_pairs, tokenizer, profile.max_length, truncate, "<eval>") if eval_pairs else None
-
-    ckpt = Path(checkpoint_dir or (f"{out}.checkpoints" if out else "outputs/.checkpoints"))
-    steps_per_epoch = max(1, len(train_ds) // (profile.batch_size * profile.grad_accum))
-    log_every = max(1, steps_per_epoch // 10)
-    args = RewardConfig(
-        output_dir=str(ckpt), report_to="none", seed=seed, data_seed=seed,
-        learning_rate=profile.learning_rate, num_train_epochs=epochs or profile.epochs, max_steps=max_steps,
+    steps_per_epoch = max(1, n_train // (profile.batch_size * profile.grad_accum))
+    log_every = max(1, steps_per_epoch // LOGS_PER_EPOCH)
+    return RewardConfig(
+        output_dir=str(output_dir), report_to="none", seed=seed, data_seed=seed,
+        learning_rate=profile.learning_rate, num_train_epochs=profile.epochs, max_steps=max_steps,
         per_device_train_batch_size=profile.batch_size, per_device_eval_batch_size=profile.batch_size * 2,
         gradient_accumulation_steps=profile.grad_accum, gradient_checkpointing=profile.gradient_checkpointing,
-        optim=profile.optim if device == "cuda" else "adamw_torch", lr_scheduler_type="cosine", warmup_steps=0.05,
+        optim=optimizer_for(profile.optim, device), lr_scheduler_type="cosine", warmup_steps=WARMUP_FRACTION,
         max_length=profile.max_length, center_rewards_coefficient=profile.center_rewards_coefficient,
-        logging_steps=log_every, eval_strategy="steps" if eval_ds is not None else "no",
-        eval_steps=max(log_every, steps_per_epoch // 2), save_strategy="steps", save_steps=max(1, steps_per_epoch // 4),
-        save_total_limit=1, bf16=device == "cuda" and compute_bf16(), use_cpu=device == "cpu",
-        dataloader_num_workers=0, disable_tqdm=False,
+        logging_steps=log_every, eval_strategy="steps" if evaluate else "no",
+        eval_steps=max(log_every, steps_per_epoch // EVALS_PER_EPOCH), save_strategy="steps",
+        save_steps=max(1, steps_per_epoch // CHECKPOINTS_PER_EPOCH), save_total_limit=1,
+        dataloader_num_workers=0, disable_tqdm=False, **trainer_precision(device),
         # batches of similar length (less padding; benchmarks/bench_training.py); keep the "length"
         # column the sampler reads (the collator only uses chosen_ids / rejected_ids / margin)
         train_sampling_strategy="group_by_length", length_column_name="length", remove_unused_columns=False,
     )
+
+
+def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = None, profile: Profile | str | None = None,
+                       out=None, *, model=None, tokenizer=None, max_steps: int = -1, resume: bool = False,
+                       truncate: bool = False, overwrite: bool = False, seed: int = 0, checkpoint_dir=None,
+                       callbacks=()) -> TrainResult:
+    """Train a reward model on validated pairs; save it to `out` (atomically) if given.
+
+    `model`/`tokenizer`: from `load_for_training` (to inspect them first); loaded here if omitted,
+    on the profile's settings (epochs, 4-bit, ...: override them with `get_profile(name, **fields)`).
+    """
+    from trl import RewardTrainer
+
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    if out is not None and Path(out).exists() and not overwrite and not resume:
+        raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it.")
+    if model is None:
+        model, tokenizer = load_for_training(profile, train_pairs, seed=seed)
+    device = model.device.type
+    quantized = is_quantized(model)
+    train_ds = tokenize_pairs(train_pairs, tokenizer, profile.max_length, truncate)
+    eval_ds = tokenize_pairs(eval_pairs, tokenizer, profile.max_length, truncate, "<eval>") if eval_pairs else None
+    ckpt = Path(checkpoint_dir or (f"{out}.checkpoints" if out else "outputs/.checkpoints"))
+    args = reward_config(profile, device, len(train_ds), ckpt, seed, max_steps, evaluate=eval_ds is not None)
     history: list[dict] = []
     trainer = RewardTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                             processing_class=tokenizer, callbacks=[_history_callback(history), *callbacks])
-    quantized = bool(profile.quantize_4bit if quantize_4bit is None else quantize_4bit)
     if quantized and compute_dtype(device, profile.dtype) == torch.float32:
         # TRL casts QLoRA adapter weights to bf16; with float32 compute (CPU) that mismatches the
         # activations and bf16 is ~35x slower here, so keep trainable weights in float32.
@@ -125,13 +143,19 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     # Multi-process (accelerate launch): only rank 0 fits the verifier, saves and cleans up.
     main = trainer.is_world_process_zero()
     if main and profile.verifier and supports_verifier(trainer.model):
-        meta["verifier"] = fit_verifier(trainer.model.eval(), tokenizer, train_pairs, seed=seed)
+        print(f"fitting the verifier weights on {min(len(train_pairs), VERIFIER_FIT_PAIRS)} training pairs", flush=True)
+        meta["verifier"] = RewardScorer(trainer.model.eval(), tokenizer, meta).fit_verifier(train_pairs, seed=seed)
     result = TrainResult(trainer.model.eval(), tokenizer, profile, history, seconds, meta=meta)
     if out is not None and main:
         result.out = save_reward_model(trainer.model, tokenizer, profile, out, meta, overwrite=overwrite or resume)
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()   # every rank returns once the folder is complete
     return result
+
+
+def is_quantized(model) -> bool:
+    """True for a body loaded in 4-bit (bitsandbytes), also under a LoRA wrapper."""
+    return any(p.__class__.__name__ == "Params4bit" for p in model.parameters())
 
 
 def last_complete_checkpoint(folder) -> str | None:
@@ -142,7 +166,3 @@ def last_complete_checkpoint(folder) -> str | None:
     """
     done = [p for p in Path(folder).glob("checkpoint-*") if (p / "trainer_state.json").exists()]
     return str(max(done, key=lambda p: int(p.name.split("-")[-1]))) if done else None
-
-
-def compute_bf16() -> bool:
-    return torch.cuda.is_available() and torch.cuda.is_bf16_supported()

@@ -7,6 +7,9 @@ correct steps: a wrong digit is a surprise to it. So the verifier scores a respo
 mean token log-probability under the body (LoRA adapters switched off), and the reward is
 `head_weight * head + lm_weight * mean_logprob`, with the two weights fitted by logistic
 regression on training pairs and saved in the model folder (`nbhelpers.json`).
+
+This module only computes: the likelihood term and the weight fit. The reward that combines them
+is defined in one place, `scoring.RewardScorer`.
 """
 from __future__ import annotations
 
@@ -15,7 +18,10 @@ import torch.nn.functional as F
 
 from .formatting import encode, keep_last, pad_right
 
-OOV_LOGPROB = -20.0   # tokens the built body never saw in warm-up (outside `warmup_vocab`)
+OOV_LOGPROB = -20.0   # tokens the built body never saw in warm-up (outside its trained vocabulary)
+BATCH_SIZE = 32
+FIT_ITERATIONS = 500   # LBFGS iterations of the two-weight logistic regression
+FIT_L2 = 1e-3          # its ridge penalty on the (scaled) weights
 
 
 def _body_and_embeddings(model):
@@ -43,12 +49,13 @@ def _header_length(tokenizer) -> int:
 
 
 @torch.inference_mode()
-def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32,
-                  max_length: int | None = None) -> list[float]:
+def mean_logprobs(model, tokenizer, prompts, responses, max_length: int | None = None,
+                  vocab_ids: list[int] | None = None, batch_size: int = BATCH_SIZE) -> list[float]:
     """Mean log-probability of each response's tokens given its prompt, under the body's LM
-    (texts longer than max_length keep their last max_length tokens, like the head sees them)."""
+    (texts longer than max_length keep their last max_length tokens, like the head sees them).
+    `vocab_ids`: restrict the softmax to these ids (a warmed-up tiny body's trained tokens; every
+    other token then gets OOV_LOGPROB); None = the whole vocabulary."""
     body, embeddings, disable = _body_and_embeddings(model)
-    vocab_ids = getattr(model.config, "warmup_vocab", None)
     vocab = torch.tensor(vocab_ids, device=embeddings.device) if vocab_ids else None
     to_local = None
     if vocab is not None:
@@ -83,7 +90,7 @@ def mean_logprobs(model, tokenizer, prompts, responses, batch_size: int = 32,
     return out
 
 
-def fit_weights(head_margins, lm_margins, steps: int = 500) -> dict:
+def fit_weights(head_margins, lm_margins, steps: int = FIT_ITERATIONS) -> dict:
     """Logistic regression without bias on (head margin, LM margin): P(chosen) = sigmoid(w . x)."""
     x = torch.tensor(list(zip(head_margins, lm_margins)), dtype=torch.float64)
     scale = x.abs().mean(0).clamp(min=1e-6)
@@ -92,24 +99,9 @@ def fit_weights(head_margins, lm_margins, steps: int = 500) -> dict:
 
     def closure():
         opt.zero_grad()
-        loss = -F.logsigmoid((x / scale) @ w).mean() + 1e-3 * (w ** 2).sum()
+        loss = -F.logsigmoid((x / scale) @ w).mean() + FIT_L2 * (w ** 2).sum()
         loss.backward()
         return loss
     opt.step(closure)
     head_w, lm_w = (w.detach() / scale).tolist()
     return {"head_weight": head_w, "lm_weight": lm_w}
-
-
-def fit_verifier(model, tokenizer, pairs, max_pairs: int = 512, seed: int = 0) -> dict:
-    """Fit the head/LM weights on (a sample of) the training pairs; returns the weights to save."""
-    import random
-
-    from .scoring import RewardScorer
-
-    sample = random.Random(seed).sample(list(pairs), min(max_pairs, len(pairs)))
-    head = RewardScorer(model, tokenizer, use_verifier=False).score_pairs(sample)
-    prompts = [p["prompt"] for p in sample]
-    lm_chosen = mean_logprobs(model, tokenizer, prompts, [p["chosen"] for p in sample])
-    lm_rejected = mean_logprobs(model, tokenizer, prompts, [p["rejected"] for p in sample])
-    weights = fit_weights([c - r for c, r in head], [c - r for c, r in zip(lm_chosen, lm_rejected)])
-    return {**weights, "fitted_on_pairs": len(sample)}

@@ -23,6 +23,7 @@ from .formatting import pad_right
 from .setup import progress
 
 CHECKPOINT_EVERY = 250   # steps; ~1 minute of a 2-core CPU
+VOCAB_ATTR = "warmup_vocab"   # the body's config records the token ids its warm-up trained
 GRAD_CLIP = 1.0
 WARMUP_FRACTION = 0.1    # of the one-cycle schedule spent ramping the learning rate up
 
@@ -34,7 +35,7 @@ def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, ba
     prediction on `texts`; return the losses. The trained token ids (with those of an earlier
     warm-up) are stored in `model.config.warmup_vocab`, so a likelihood verifier uses the same softmax."""
     ids = [tokenizer(t)["input_ids"] for t in texts]
-    earlier = getattr(model.config, "warmup_vocab", None) or []
+    earlier = trained_vocab(model) or []
     vocab = torch.tensor(sorted({i for seq in ids for i in seq} | set(earlier)))
     to_local = torch.full((model.config.vocab_size,), -1, dtype=torch.long)
     to_local[vocab] = torch.arange(len(vocab))
@@ -84,11 +85,18 @@ def warm_up_lm(model, tokenizer, texts: list[str], steps: int, seed: int = 0, ba
             _save_checkpoint(checkpoint, model, embedding, rows, optimizer, schedule, rng, losses, step + 1)
     with torch.no_grad():
         embedding.weight[vocab] = rows
-    model.config.warmup_vocab = vocab.tolist()
+    setattr(model.config, VOCAB_ATTR, vocab.tolist())
     model.eval()
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
     return losses
+
+
+def trained_vocab(model) -> list[int] | None:
+    """Token ids a warm-up trained (their embedding rows are meaningful; the others are random),
+    read from the config of `model` or of the base model under its LoRA wrapper; None if no warm-up."""
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return getattr(base.config, VOCAB_ATTR, None)
 
 
 def _seconds_per_step(loss_of, ids, batch_size, params) -> float:

@@ -16,17 +16,13 @@ def reward_html(scorer, prompt: str, response: str) -> str:
     rewards when the response has a thinking block)."""
     reward = scorer.score(prompt, response)
     line = f"<b>reward: {reward:+.3f}</b>"
-    if getattr(scorer, "normalizer", None) is not None:
-        line += " (normalized with the saved reference statistics)"
+    norm = getattr(scorer, "normalizer", None)
+    if norm is not None:
+        line += f" (normalized: (raw - {norm.mean:.3f}) / {norm.std:.3f})"
     thinking, answer = split_thinking(response)
-    if thinking is not None:
-        parts = []
-        for part in ("answer", "thinking"):
-            old, scorer.part = getattr(scorer, "part", "both"), part
-            try:
-                parts.append(f"{part} only: {scorer.score(prompt, response):+.3f}")
-            finally:
-                scorer.part = old
+    if thinking is not None and hasattr(scorer, "replace"):
+        parts = [f"{part} only: {scorer.replace(part=part).score(prompt, response):+.3f}"
+                 for part in ("answer", "thinking")]
         line += " &nbsp; | &nbsp; " + ", ".join(parts)
     return line
 

@@ -1,4 +1,4 @@
-"""The warm-up corpus (nbhelpers.corpus): every stated fact is right, no test or probe problem leaks in."""
+"""The warm-up corpus (nbhelpers.generate.corpus): every stated fact is right, no test or probe problem leaks in."""
 from __future__ import annotations
 
 import json
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from nbhelpers import corpus, datagen
+from nbhelpers.generate import corpus, datagen
 
 ROOT = Path(__file__).resolve().parents[1]
 OPS = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}
@@ -90,7 +90,7 @@ def test_no_test_split_or_probe_problem(items):
                 a, b = int(m["a"]), int(m["b"])
                 seen.add((a, op, b))
                 if op in "+-":   # the training side of the test split, below test_range's 4-digit numbers
-                    assert datagen._split_of(a, op, b) == "train" and max(a, b) < 1000, prompt
+                    assert datagen.split_of(a, op, b) == "train" and max(a, b) < 1000, prompt
                 break
         else:
             seen.add((int(re.search(r"\d+", prompt)[0]), "prime", 0))

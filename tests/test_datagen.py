@@ -1,4 +1,4 @@
-"""Invariants of the thinking-quality preference data (nbhelpers.datagen).
+"""Invariants of the thinking-quality preference data (nbhelpers.generate.datagen).
 
 The shipped files must equal a fresh generation, and on both splits:
 
@@ -35,7 +35,8 @@ from pathlib import Path
 
 import pytest
 
-from nbhelpers import datagen
+from nbhelpers import cli
+from nbhelpers.generate import datagen
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "data" / "thinking_prefs"
@@ -188,8 +189,11 @@ def prompt_numbers(prompt):
 
 def test_shipped_files_are_deterministic_regeneration(tmp_path):
     datagen.write_splits(tmp_path, N["train"], N["test"], SEED)
+    # `python -m nbhelpers datagen` with its defaults (but --out) writes the same files
+    assert cli.main(["datagen", "--out", str(tmp_path / "cli")]) == 0
     for split in datagen.SPLITS:
         assert (tmp_path / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes()
+        assert (tmp_path / "cli" / f"{split}.jsonl").read_bytes() == (DATA / f"{split}.jsonl").read_bytes()
     # and generating twice in-process gives identical results
     assert datagen.make_pairs(5, 7, "test") == datagen.make_pairs(5, 7, "test")
     assert datagen.make_pairs(5, 7, "test") != datagen.make_pairs(5, 8, "test")

@@ -72,7 +72,7 @@ def test_gpu_profile_loading_path_on_cpu(small_qwen3, tmp_path):
     assert not any(p.requires_grad for n, p in model.named_parameters() if "embed_tokens" in n)
 
     before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
-    result = train_reward_model(make_pairs(8), profile=profile, max_steps=1, device="cpu", model=model,
+    result = train_reward_model(make_pairs(8), profile=profile, max_steps=1, model=model,
                                 tokenizer=tok, checkpoint_dir=tmp_path / "ckpt")
     assert result.history and any("loss" in row for row in result.history)
     changed = [n for n, p in result.model.named_parameters() if n in before and not torch.equal(before[n], p)]

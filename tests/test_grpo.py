@@ -87,16 +87,14 @@ def test_reward_fn_rejects_a_single_string_and_mismatched_prompts(reward_fn):
         reward_fn(completions=TEXTS, prompts=[PROMPT])
 
 
-def test_normalize_and_clip(scorer):
-    scorer.fit_normalizer([PROMPT] * len(TEXTS), TEXTS, save=False)
-    try:
-        clipped = grpo.make_reward_fn(scorer, normalize=True, clip=0.5)(completions=TEXTS, prompts=[PROMPT] * 4)
-        assert all(-0.5 <= r <= 0.5 for r in clipped)
-        normalized = grpo.make_reward_fn(scorer, normalize=True)(completions=TEXTS, prompts=[PROMPT] * 4)
-        assert sum(normalized) / 4 == pytest.approx(0.0, abs=1e-4)
-    finally:
-        scorer.normalizer = None
-        scorer.meta.pop("normalizer", None)
+def test_normalize_and_clip_are_the_scorers(scorer):
+    norm = scorer.fit_normalizer([PROMPT] * len(TEXTS), TEXTS)
+    assert scorer.normalizer is None                      # fitting changes nothing by itself
+    clipped = grpo.make_reward_fn(scorer.replace(normalizer=norm, clip=0.5))(completions=TEXTS, prompts=[PROMPT] * 4)
+    assert all(-0.5 <= r <= 0.5 for r in clipped) and max(map(abs, clipped)) == pytest.approx(0.5)
+    normalized = grpo.make_reward_fn(scorer.replace(normalizer=norm))(completions=TEXTS, prompts=[PROMPT] * 4)
+    assert sum(normalized) / 4 == pytest.approx(0.0, abs=1e-4)
+    assert normalized == pytest.approx(scorer.replace(normalizer=norm).score_batch([PROMPT] * 4, TEXTS))
 
 
 def test_think_format_reward():
@@ -153,3 +151,15 @@ def test_reward_table_and_plot(tmp_path):
 def test_policy_source_needs_an_adapter(tmp_path):
     with pytest.raises(ValueError, match="adapter"):
         grpo.policy_source(tmp_path)
+
+
+def test_one_definition_of_the_reward(scorer):
+    """Every variant is the same model with other settings; the head-only reward is the head."""
+    head = scorer.head_only()
+    assert head.model is scorer.model and head.verifier is None
+    assert head.score_batch([PROMPT] * 4, TEXTS) == scorer.head_batch([PROMPT] * 4, TEXTS)
+    answer = scorer.replace(part="answer")
+    assert answer.score(PROMPT, TEXTS[0]) == pytest.approx(scorer.score(PROMPT, TEXTS[0].split("</think>")[-1].strip()))
+    assert scorer.part == "both"                          # the original is unchanged
+    with pytest.raises(TypeError, match="replace"):
+        scorer.replace(temperature=2)

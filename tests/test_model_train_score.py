@@ -1,6 +1,7 @@
 import json
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 import torch
@@ -27,12 +28,16 @@ def test_model_has_pad_token_lora_and_trainable_score_head(tiny_profile):
 def test_training_changes_parameters_and_raises_accuracy(tiny_profile, tmp_path):
     train, test = make_pairs(64, seed=1), make_pairs(32, seed=2)
     model, tok = load_for_training(tiny_profile, train)
-    before = {n: p.detach().clone() for n, p in model.named_parameters() if p.requires_grad}
+    before = {n: (p.detach().clone(), p.requires_grad) for n, p in model.named_parameters()}
     acc_before = evaluate_pairs(RewardScorer(model, tok), test)["accuracy"]
-    result = train_reward_model(train, test, profile=tiny_profile, epochs=3, model=model, tokenizer=tok,
+    result = train_reward_model(train, test, profile=replace(tiny_profile, epochs=3), model=model, tokenizer=tok,
                                 checkpoint_dir=tmp_path / "ckpt")
-    changed = [n for n, p in result.model.named_parameters() if n in before and not torch.equal(p, before[n])]
-    assert any("score" in n for n in changed) and any("lora" in n for n in changed)
+    # TRL's own training check: every trainable parameter changed, every frozen one did not
+    after = dict(result.model.named_parameters())
+    trainable = [n for n, (_, grad) in before.items() if grad]
+    assert any("score" in n for n in trainable) and any("lora" in n for n in trainable)
+    assert [n for n in trainable if torch.equal(after[n], before[n][0])] == []
+    assert [n for n, (p, grad) in before.items() if not grad and not torch.equal(after[n], p)] == []
     acc_after = evaluate_pairs(RewardScorer(result.model, result.tokenizer), test)["accuracy"]
     assert acc_after >= 0.9 and acc_after > acc_before
     assert any("eval_accuracy" in h for h in result.history) and any("loss" in h for h in result.history)
@@ -116,7 +121,7 @@ def test_four_bit_nf4_lora_path_trains_on_cpu(tiny_profile, tmp_path):
     assert any(p.__class__.__name__ == "Params4bit" for p in model.parameters())
     head = [p for n, p in model.named_parameters() if "score" in n and p.requires_grad][0].detach().clone()
     result = train_reward_model(make_pairs(16), profile=tiny_profile, max_steps=2, model=model, tokenizer=tok,
-                                quantize_4bit=True, out=tmp_path / "rm4", checkpoint_dir=tmp_path / "ckpt")
+                                out=tmp_path / "rm4", checkpoint_dir=tmp_path / "ckpt")
     after = [p for n, p in result.model.named_parameters() if "score" in n and p.requires_grad][0]
     assert not torch.equal(head, after)
     reloaded, _, meta = load_reward_model(tmp_path / "rm4", device="cpu")
@@ -129,7 +134,10 @@ def test_normalizer_fit_save_and_reload(tiny_profile, tmp_path):
                                 checkpoint_dir=tmp_path / "ckpt")
     scorer = RewardScorer.from_folder(tmp_path / "rm")
     prompts, responses = [p["prompt"] for p in train], [p["chosen"] for p in train]
+    raw = scorer.score_batch(prompts, responses)
     norm = scorer.fit_normalizer(prompts, responses)
+    assert scorer.score_batch(prompts, responses) == raw            # fitting alone changes nothing
+    scorer.save_normalizer(norm)
     normalized = scorer.score_batch(prompts, responses)
     assert abs(sum(normalized) / len(normalized)) < 1e-4
     again = RewardScorer.from_folder(tmp_path / "rm")

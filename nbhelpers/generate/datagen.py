@@ -22,15 +22,16 @@ partners lack: every line template a rejected response uses is also used by chos
 responses, at similar rates; ``wrong_step`` and ``contradiction`` pairs differ only in digits.
 ``tests/test_datagen.py`` checks these invariants. Plain stdlib; same seed, same bytes.
 
-Regenerate the shipped files with ``python -m nbhelpers.datagen --out data/thinking_prefs``.
+Regenerate the shipped files with ``python -m nbhelpers datagen`` (its defaults write them to
+data/thinking_prefs, seed 1234).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import random
 import re
+import sys
 import zlib
 from pathlib import Path
 
@@ -105,7 +106,7 @@ DIGIT_MIX = {
 # under ~120 Qwen tokens.
 MAX_TOKENS = 115
 # Per split: prompt templates, operand sizes, length budget, and whether problems are drawn from the
-# split's side of the hash partition (`_split_of`). "test_range" is a held-out number range (a 4-digit
+# split's side of the hash partition (`split_of`). "test_range" is a held-out number range (a 4-digit
 # operand, never in train or test) with the test split's held-out wordings and a longer length budget.
 SPLITS = {
     "train": {"templates": "train", "digit_mix": DIGIT_MIX, "max_tokens": MAX_TOKENS, "partition": True},
@@ -129,14 +130,14 @@ P_CONCLUDE = 0.5
 # --------------------------------------------------------------------------- helpers
 
 
-def _digits(n: int) -> list[int]:
+def digits(n: int) -> list[int]:
     """Digits of n, ones first."""
     return [int(c) for c in reversed(str(n))]
 
 
-def _place_parts(n: int) -> list[int]:
+def place_parts(n: int) -> list[int]:
     """Place-value parts of n, highest first, zeros skipped (438 -> [400, 30, 8])."""
-    d = _digits(n)
+    d = digits(n)
     return [d[k] * 10**k for k in range(len(d) - 1, -1, -1) if d[k]]
 
 
@@ -171,7 +172,7 @@ class _Err:
 
 def _style_place(a: int, op: str, b: int, e: _Err) -> tuple[list[str], int]:
     """Place value (addition only): Tens: 40 + 30 = 70. Ones: 7 + 8 = 15. Total: ..."""
-    da, db = _digits(a), _digits(b)
+    da, db = digits(a), digits(b)
     n = max(len(da), len(db))
     lines, sums = [], []
     for k in range(n - 1, -1, -1):
@@ -192,7 +193,7 @@ def _style_running(a: int, op: str, b: int, e: _Err) -> tuple[list[str], int]:
     verb = "Add" if op == "+" else "Subtract"
     r = a
     lines = [f"Start at {a}."]
-    for i, part in enumerate(_place_parts(b)):
+    for i, part in enumerate(place_parts(b)):
         k = len(str(part)) - 1
         r = e.v(f"run{i}", _apply(op, r, part), (10**k, -(10**k)))
         if r < 0:
@@ -203,7 +204,7 @@ def _style_running(a: int, op: str, b: int, e: _Err) -> tuple[list[str], int]:
 
 def _style_split(a: int, op: str, b: int, e: _Err) -> tuple[list[str], int]:
     """Split the second number: Split 38 into 30 and 8. 47 + 30 = 77. 77 + 8 = 85."""
-    parts = _place_parts(b)
+    parts = place_parts(b)
     if len(parts) == 2:
         lines = [f"Split {b} into {parts[0]} and {parts[1]}."]
     else:
@@ -221,7 +222,7 @@ def _style_split(a: int, op: str, b: int, e: _Err) -> tuple[list[str], int]:
 
 def _style_column(a: int, op: str, b: int, e: _Err) -> tuple[list[str], int]:
     """Column method with carries (addition) or borrows (subtraction)."""
-    da, db = _digits(a), _digits(b)
+    da, db = digits(a), digits(b)
     n = max(len(da), len(db))
     da += [0] * (n - len(da))
     db += [0] * (n - len(db))
@@ -403,7 +404,7 @@ def _rand_nonzero_digits(rng: random.Random, n_digits: int) -> int:
     return int("".join(str(rng.randint(1, 9)) for _ in range(n_digits)))
 
 
-def _split_of(a: int, op: str, b: int) -> str:
+def split_of(a: int, op: str, b: int) -> str:
     """Stable hash partition of (a, op, b): no problem can occur in both splits."""
     return "test" if zlib.crc32(f"{a}{op}{b}".encode()) % 8 == 0 else "train"
 
@@ -416,7 +417,7 @@ def _draw_problem(rng: random.Random, split: str, used: set) -> tuple[int, str, 
         a, b = _rand_nonzero_digits(rng, na), _rand_nonzero_digits(rng, nb)
         if op == "-" and a <= b:
             continue
-        if (a, op, b) in used or (settings["partition"] and _split_of(a, op, b) != split):
+        if (a, op, b) in used or (settings["partition"] and split_of(a, op, b) != split):
             continue
         return a, op, b
 
@@ -541,18 +542,6 @@ def write_splits(out_dir, n_train_per_category: int = 500, n_test_per_category: 
     return paths
 
 
-def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="data/thinking_prefs")
-    p.add_argument("--seed", type=int, default=1234)
-    p.add_argument("--n-train", type=int, default=500, help="pairs per category in train")
-    p.add_argument("--n-test", type=int, default=40, help="pairs per category in test and in test_range")
-    args = p.parse_args(argv)
-    paths = write_splits(args.out, args.n_train, args.n_test, args.seed)
-    for split, path in paths.items():
-        n = sum(1 for _ in open(path, encoding="utf-8"))
-        print(f"wrote {path} ({n} pairs)")
-
-
-if __name__ == "__main__":
-    main()
+if __name__ == "__main__":   # the same as the documented `python -m nbhelpers datagen`
+    from ..cli import main
+    raise SystemExit(main(["datagen", *sys.argv[1:]]))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 
-from .datagen import _digits, _place_parts, _split_of
+from .datagen import digits, place_parts, split_of
 
 PLACES = ("units", "tens", "hundreds", "thousands")
 # The problems of data/probe/probe.jsonl (a check of generalisation): never drawn here.
@@ -45,7 +45,7 @@ CLOSE = ("The answer is {r}.", "{r}", "So the answer is {r}.", "Answer: {r}", "I
 
 def _allowed(a: int, op: str, b: int) -> bool:
     """Not a test-split problem (hash partition of datagen) and not a probe problem, in either order."""
-    return (_split_of(a, op, b) == "train" and (a, op, b) not in PROBE_PROBLEMS
+    return (split_of(a, op, b) == "train" and (a, op, b) not in PROBE_PROBLEMS
             and (b, op, a) not in PROBE_PROBLEMS)
 
 
@@ -59,7 +59,7 @@ def _line(text: str) -> str:
 
 def _column(rng, a, op, b):
     """Column addition/subtraction with carries or borrows, said in words or symbols."""
-    da, db = _digits(a), _digits(b)
+    da, db = digits(a), digits(b)
     width = max(len(da), len(db))
     da, db = da + [0] * (width - len(da)), db + [0] * (width - len(db))
     lines, carry = [], 0
@@ -82,7 +82,7 @@ def _column(rng, a, op, b):
 
 def _chunks(rng, a, op, b):
     """Add or subtract the second number in place-value chunks."""
-    parts = _place_parts(b)
+    parts = place_parts(b)
     lines, r = [f"Split {b} into {' and '.join(map(str, parts))}."], a
     for part in parts:
         new = r + part if op == "+" else r - part

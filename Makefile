@@ -2,6 +2,7 @@
 # seconds), execute the four notebooks headless with papermill on the offline `tiny` profile, showing
 # each cell and its output as it runs; executed copies and plots go to outputs/.
 # `make test`: unit + notebook tests (also installs the pretrained-profile wheels, which they test).
+# `make test-fast`: the unit tests without the ones marked slow (subprocesses, kernels, notebooks), for the edit loop.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
@@ -11,7 +12,7 @@ NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 # progress bars inside the notebooks redraw at most every 5 s, so the terminal log stays readable
 RUN_ENV := TQDM_MININTERVAL=5
 
-.PHONY: venv profiles run test body determinism clean
+.PHONY: venv profiles run test test-fast body determinism clean
 
 venv: $(STAMP)
 
@@ -43,6 +44,9 @@ run: venv
 test: venv profiles
 	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval-lax notebooks
+
+test-fast: venv profiles
+	$(PY) -m pytest -q -m "not slow" tests
 
 # Rebuild the shipped tiny body (nbhelpers/weights/tiny_qwen3.safetensors) from scratch: ~15-20 min on 2 cores.
 body: venv

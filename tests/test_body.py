@@ -45,6 +45,7 @@ def test_shipped_file_holds_only_what_the_warmup_trained():
     assert body.SHIPPED_BODY.stat().st_size < 20 * 2**20
 
 
+@pytest.mark.slow
 def test_export_then_materialize_gives_the_built_tensors_exactly(small, tmp_path):
     tok = qwen3_tokenizer()
     built = body.build(small, tok, TEXTS, checkpoint=None)
@@ -66,6 +67,7 @@ def test_materialize_rejects_a_file_of_another_config(small, tmp_path):
         body.materialize(other, tok, path=path)
 
 
+@pytest.mark.slow
 def test_own_data_does_not_change_the_body_unless_asked(small, monkeypatch):
     monkeypatch.setattr(body, "body_corpus", lambda profile, tok: TEXTS)
     base = body.tiny_body(small)
@@ -78,6 +80,7 @@ def test_own_data_does_not_change_the_body_unless_asked(small, monkeypatch):
     assert set(vocab_base) < set(vocab_own)                             # earlier rows stay in the verifier's softmax
 
 
+@pytest.mark.slow
 def test_interrupted_warmup_continues_to_the_same_result(small, tmp_path, monkeypatch, capsys):
     tok = qwen3_tokenizer()
     uninterrupted = body.build(small, tok, TEXTS).state_dict()
@@ -128,12 +131,13 @@ def test_rebuild_writes_a_file_that_loads_back_exactly(small, tmp_path, monkeypa
     assert written["corpus_hash"] == body.corpus_hash(TEXTS)
 
 
+@pytest.mark.slow
 def test_a_model_folder_loads_on_a_machine_without_its_cached_body(tmp_path, monkeypatch):
     """The adapter records the absolute path of the cached body; elsewhere (or after the cache is
     cleared) the shipped body is loaded again and the rewards are the same."""
     import shutil
 
-    from conftest import make_pairs
+    from helpers import make_pairs
     from nbhelpers.scoring import RewardScorer
     from nbhelpers.training import train_reward_model
 

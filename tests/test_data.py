@@ -50,10 +50,12 @@ def test_good_plain_file(tmp_path):
     assert errors == [] and warnings == []
     assert pairs == [
         {"prompt": "q1", "chosen": "good 1", "rejected": "bad 1", "id": "a", "category": "math",
-         "margin": 1.5, "line": 1},
-        {"prompt": "q2", "chosen": "good 2", "rejected": "bad 2", "id": 7, "line": 3},
+         "margin": 1.5},
+        {"prompt": "q2", "chosen": "good 2", "rejected": "bad 2", "id": 7},
     ]
+    assert [p.line for p in pairs] == [1, 3]              # an attribute, not a key: pairs stay plain data
     assert load_pairs(f) == pairs
+    assert [json.loads(json.dumps(p)) for p in pairs] == pairs
 
 
 def test_path_object_crlf_and_bom(tmp_path):
@@ -61,7 +63,7 @@ def test_path_object_crlf_and_bom(tmp_path):
     path.write_bytes(b"\xef\xbb\xbf" + json.dumps(GOOD).encode() + b"\r\n" +
                      json.dumps(pair(2)).encode() + b"\r\n")
     pairs = load_pairs(path)
-    assert [p["line"] for p in pairs] == [1, 2]
+    assert [p.line for p in pairs] == [1, 2]
     assert pairs[0]["prompt"] == "2+2?"
 
 
@@ -77,8 +79,8 @@ def test_good_conversational(tmp_path):
     assert errors == [] and warnings == []
     assert pairs == [
         {"prompt": "2+2?", "chosen": "4", "rejected": "5", "system": "Be brief.",
-         "category": "math", "line": 1},
-        {"prompt": "3+3?", "chosen": "6", "rejected": "7", "line": 2},
+         "category": "math"},
+        {"prompt": "3+3?", "chosen": "6", "rejected": "7"},
     ]
 
 
@@ -88,7 +90,7 @@ def test_good_implicit_prompt(tmp_path):
            "rejected": [user, {"role": "assistant", "content": "5"}]}
     pairs, errors, warnings = validate(write(tmp_path, row))
     assert errors == [] and warnings == []
-    assert pairs == [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "line": 1}]
+    assert pairs == [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}] and pairs[0].line == 1
 
 
 def test_multi_turn_prompt_keeps_last_user_message_with_warning(tmp_path):
@@ -104,7 +106,7 @@ def test_multi_turn_prompt_keeps_last_user_message_with_warning(tmp_path):
 def test_list_source():
     pairs, errors, warnings = validate([GOOD, pair(2, margin=2)])
     assert errors == [] and warnings == []
-    assert pairs[1] == {**pair(2), "margin": 2.0, "line": 2}
+    assert pairs[1] == {**pair(2), "margin": 2.0} and pairs[1].line == 2
     assert isinstance(pairs[1]["margin"], float)
 
 
@@ -113,7 +115,7 @@ def test_dataset_source_uses_same_validator():
     ds = Dataset.from_list([pair(1, margin=0.5), pair(2), {**pair(3), "chosen": ""}])
     pairs, errors, warnings = validate(ds)
     # margin is None in row 2 (datasets fills missing values): treated as absent
-    assert [p["line"] for p in pairs] == [1, 2] and "margin" not in pairs[1]
+    assert [p.line for p in pairs] == [1, 2] and "margin" not in pairs[1]
     assert [str(e) for e in errors] == ["<dataset>:3: chosen: is empty"]
     with pytest.raises(DataError):
         load_pairs(ds)
@@ -124,7 +126,7 @@ def test_dataset_conversational():
     user = {"role": "user", "content": "2+2?"}
     ds = Dataset.from_list([{"chosen": [user, {"role": "assistant", "content": "4"}],
                              "rejected": [user, {"role": "assistant", "content": "5"}]}])
-    assert load_pairs(ds) == [{"prompt": "2+2?", "chosen": "4", "rejected": "5", "line": 1}]
+    assert load_pairs(ds) == [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}]
 
 
 def test_dataset_missing_column_reported_once():
@@ -182,7 +184,7 @@ def test_invalid_utf8_keeps_going(tmp_path):
     pairs, errors, warnings = validate(f)
     assert [str(e) for e in errors] == [
         f"{f}:2: encoding: not valid UTF-8 (byte 0xe9 at column 16); re-save the file as UTF-8"]
-    assert [p["line"] for p in pairs] == [1, 3]
+    assert [p.line for p in pairs] == [1, 3]
 
 
 def test_malformed_json(tmp_path):
@@ -239,7 +241,7 @@ def test_exact_duplicates(tmp_path):
     f = write(tmp_path, GOOD, pair(2), {**GOOD, "id": "x"})
     only_error(f, f"{f}:3: row: duplicate of line 1")
     pairs, _, _ = validate(f)
-    assert [p["line"] for p in pairs] == [1, 2]
+    assert [p.line for p in pairs] == [1, 2]
 
 
 def test_swapped_pair_and_duplicate_id_warn(tmp_path):
@@ -267,7 +269,7 @@ def test_non_finite_margin(tmp_path, text):
 def test_null_optional_fields_are_absent(tmp_path):
     f = write(tmp_path, pair(1, margin=None, id=None, category=None))
     pairs, errors, warnings = validate(f)
-    assert errors == [] and pairs == [{**pair(1), "line": 1}]
+    assert errors == [] and pairs == [pair(1)]
 
 
 @pytest.mark.parametrize("field,value,message", [
@@ -291,7 +293,8 @@ def test_unknown_fields_warn_once_per_field(tmp_path):
     assert warnings[0].startswith(f"{f}:2: score: unknown field, ignored")
     assert warnings[0].endswith("first here, on 3 rows in all")
     assert warnings[1].startswith(f"{f}:3: source: unknown field, ignored")
-    assert "line" not in str(validate([{**GOOD, "line": 99}])[2])  # our own key: ignored quietly
+    again, _, warnings = validate(validate([GOOD, pair(2)])[0])   # checked pairs carry no extra keys
+    assert again == [GOOD, pair(2)] and warnings == []
 
 
 def test_duplicate_json_key_warns(tmp_path):
@@ -465,8 +468,9 @@ def test_rows_to_score_only_with_responses_flag():
     rows = [GOOD, {"prompt": "p", "response": "r", "id": 7}, {"prompt": "p", "response": "r"},
             {"prompt": "p", "response": "  "}]
     pairs, errors, warnings = validate(rows, responses=True)
-    assert [sorted(r) for r in pairs] == [sorted([*GOOD, "line"]), ["id", "line", "prompt", "response"],
-                                          ["line", "prompt", "response"]]   # a repeated row is fine to score
+    assert [sorted(r) for r in pairs] == [sorted(GOOD), ["id", "prompt", "response"],
+                                          ["prompt", "response"]]   # a repeated row is fine to score
+    assert [r.line for r in pairs] == [1, 2, 3]
     assert [str(e) for e in errors] == ["<list>:4: response: is only whitespace"] and warnings == []
     _, errors, _ = validate(rows[1:2])
     assert [e.field for e in errors] == ["chosen"]   # training data must be pairs

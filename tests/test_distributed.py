@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_pairs
+from helpers import make_pairs, write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 ACCELERATE = Path(sys.executable).with_name("accelerate")
@@ -24,26 +24,24 @@ FAST = ["--set", "warmup_lm_steps=0", "--set", "max_length=128", "--set", "tiny_
 GLOBAL_BATCH = 16
 
 
-def _write(path, pairs):
-    path.write_text("".join(json.dumps({k: v for k, v in p.items() if k != "line"}) + "\n" for p in pairs))
-
-
 def _env():
     return dict(os.environ, OMP_NUM_THREADS="1", HF_HUB_OFFLINE="1", TOKENIZERS_PARALLELISM="false",
                 PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not ACCELERATE.exists(), reason="accelerate CLI not installed")
 def test_accelerate_two_cpu_processes(tmp_path):
     from nbhelpers.evaluation import evaluate_pairs
     from nbhelpers.formatting import format_text
-    from nbhelpers.modeling import body_path, load_tokenizer
+    from nbhelpers.bodies import body_path
+    from nbhelpers.modeling import load_tokenizer
     from nbhelpers.profiles import get_profile
     from nbhelpers.scoring import RewardScorer
 
     train, test = make_pairs(64, seed=0), make_pairs(64, seed=1)
-    _write(tmp_path / "train.jsonl", train)
-    _write(tmp_path / "test.jsonl", test)
+    write_jsonl(tmp_path / "train.jsonl", train)
+    write_jsonl(tmp_path / "test.jsonl", test)
     # Build the (cached) body first so both runs start from the same RNG state for LoRA/head init.
     profile = get_profile("tiny", warmup_lm_steps=0, max_length=128, tiny_config=SMALL)
     tok = load_tokenizer(profile)

@@ -1,18 +1,9 @@
-"""The `qwen3-4b-thinking` profile: its settings, and its loading path (4-bit NF4 + LoRA SEQ_CLS +
-gradient checkpointing) on CPU with a small random Qwen3 saved to a folder (no download)."""
+"""The `qwen3-4b-thinking` profile's loading path (4-bit NF4 + LoRA SEQ_CLS + gradient checkpointing)
+on CPU with a small random Qwen3 saved to a folder (no download). Its settings: tests/test_profiles.py."""
 import pytest
 
-from conftest import make_pairs
+from helpers import make_pairs
 from nbhelpers.profiles import SEVEN_PROJECTIONS, get_profile
-
-
-def test_profile_settings():
-    p = get_profile("qwen3-4b-thinking")
-    assert p.model == "Qwen/Qwen3-4B-Thinking-2507" and p.quantize_4bit
-    assert p.lora == dict(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=SEVEN_PROJECTIONS)
-    assert set(p.lora["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
-    assert p.gradient_checkpointing and p.optim == "paged_adamw_8bit"
-    assert p.max_length == 1024 and p.batch_size == 2 and p.grad_accum > 1
 
 
 def test_bf16_compute_on_cuda_config():
@@ -58,8 +49,9 @@ def test_gpu_profile_loading_path_on_cpu(small_qwen3, tmp_path):
     base = model.get_base_model()
     assert isinstance(base, Qwen3ForSequenceClassification)
     assert model.peft_config["default"].task_type == "SEQ_CLS"
-    assert model.peft_config["default"].r == 16 and model.peft_config["default"].lora_alpha == 16
-    assert set(model.peft_config["default"].target_modules) == set(SEVEN_PROJECTIONS)
+    lora = model.peft_config["default"]                           # the profile's LoRA recipe reaches PEFT
+    assert (lora.r, lora.lora_alpha) == (profile.lora["r"], profile.lora["lora_alpha"])
+    assert set(lora.target_modules) == set(profile.lora["target_modules"]) == set(SEVEN_PROJECTIONS)
     for name in SEVEN_PROJECTIONS:
         mod = getattr(base.model.layers[0].self_attn if name.endswith(("q_proj", "k_proj", "v_proj", "o_proj"))
                       else base.model.layers[0].mlp, name)

@@ -2,6 +2,7 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 import torch
@@ -12,7 +13,9 @@ from nbhelpers.modeling import count_parameters, load_for_training, load_reward_
 from nbhelpers.scoring import RewardScorer
 from nbhelpers.training import tokenize_pairs, train_reward_model
 
-from conftest import make_pairs
+from helpers import make_pairs
+
+PROGRAMS = Path(__file__).resolve().parent / "programs"
 
 
 def test_model_has_pad_token_lora_and_trainable_score_head(tiny_profile):
@@ -25,6 +28,7 @@ def test_model_has_pad_token_lora_and_trainable_score_head(tiny_profile):
     assert 0 < counts["trainable"] < counts["total"]
 
 
+@pytest.mark.slow
 def test_training_changes_parameters_and_raises_accuracy(tiny_profile, tmp_path):
     train, test = make_pairs(64, seed=1), make_pairs(32, seed=2)
     model, tok = load_for_training(tiny_profile, train)
@@ -57,10 +61,10 @@ def test_training_and_scoring_see_identical_token_ids(tiny_profile, pairs):
 
 
 def test_too_long_pairs_are_reported_not_dropped(tiny_profile, pairs):
-    from nbhelpers.data import DataError
+    from nbhelpers.data import DataError, Pair
 
     _, tok = load_for_training(tiny_profile, [])
-    long = dict(pairs[0], chosen="<think>\n" + "step " * 300 + "\n</think>\n\nok", id="long-one", line=7)
+    long = Pair(dict(pairs[0], chosen="<think>\n" + "step " * 300 + "\n</think>\n\nok", id="long-one"), line=7)
     with pytest.raises(DataError) as err:
         tokenize_pairs([long, *pairs[1:]], tok, max_length=128)
     assert "<pairs>:7: length: pair 'long-one'" in str(err.value)
@@ -80,6 +84,7 @@ def test_batch_equals_one_at_a_time(tiny_profile):
     assert len(set(round(x, 6) for x in batch)) > 1
 
 
+@pytest.mark.slow
 def test_save_reload_in_fresh_process_gives_identical_rewards(tiny_profile, tmp_path):
     train = make_pairs(16)
     result = train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=2,
@@ -87,18 +92,16 @@ def test_save_reload_in_fresh_process_gives_identical_rewards(tiny_profile, tmp_
     scorer = RewardScorer(result.model.eval(), result.tokenizer, result.meta)
     assert scorer.verifier, "the tiny profile saves verifier weights; the reload must use them too"
     here = scorer.score_batch([p["prompt"] for p in train], [p["chosen"] for p in train])
-    code = ("import json,sys; from nbhelpers.scoring import RewardScorer; "
-            "s=RewardScorer.from_folder(sys.argv[1]); d=json.load(open(sys.argv[2])); "
-            "print(json.dumps(s.score_batch(d['p'], d['r'])))")
     (tmp_path / "in.json").write_text(json.dumps({"p": [p["prompt"] for p in train], "r": [p["chosen"] for p in train]}))
-    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "rm"), str(tmp_path / "in.json")],
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run([sys.executable, str(PROGRAMS / "score_folder.py"), str(tmp_path / "rm"),
+                          str(tmp_path / "in.json")], capture_output=True, text=True, check=True)
     there = json.loads(out.stdout.strip().splitlines()[-1])
     assert max(abs(a - b) for a, b in zip(here, there)) <= 1e-6
     assert (tmp_path / "rm" / "adapter_config.json").exists() and (tmp_path / "rm" / "nbhelpers.json").exists()
     assert not (tmp_path / "ckpt").exists()
 
 
+@pytest.mark.slow
 def test_saved_folder_loads_with_auto_peft_class(tiny_profile, tmp_path):
     from peft import AutoPeftModelForSequenceClassification
 
@@ -116,6 +119,7 @@ def test_existing_model_folder_not_overwritten(tiny_profile, tmp_path):
     assert (tmp_path / "rm" / "keep.txt").read_text() == "mine"
 
 
+@pytest.mark.slow
 def test_four_bit_nf4_lora_path_trains_on_cpu(tiny_profile, tmp_path):
     model, tok = load_for_training(tiny_profile, [], quantize_4bit=True, device="cpu")
     assert any(p.__class__.__name__ == "Params4bit" for p in model.parameters())
@@ -128,6 +132,7 @@ def test_four_bit_nf4_lora_path_trains_on_cpu(tiny_profile, tmp_path):
     assert meta["quantize_4bit"] is True
 
 
+@pytest.mark.slow
 def test_normalizer_fit_save_and_reload(tiny_profile, tmp_path):
     train = make_pairs(16)
     train_reward_model(train, profile=tiny_profile, out=tmp_path / "rm", max_steps=1,
@@ -147,15 +152,9 @@ def test_normalizer_fit_save_and_reload(tiny_profile, tmp_path):
     assert max(abs(x) for x in clipped) <= 0.5
 
 
+@pytest.mark.slow
 def test_training_is_deterministic_across_processes(tmp_path):
     """Two fresh processes training the same pairs with the same seed give identical rewards."""
-    code = ("import json,sys; sys.path.insert(0, sys.argv[2]); from conftest import make_pairs; "
-            "from nbhelpers.profiles import get_profile; from nbhelpers.training import train_reward_model; "
-            "from nbhelpers.scoring import RewardScorer; from nbhelpers.setup import seed_everything; seed_everything(0); "
-            "p=make_pairs(16); r=train_reward_model(p, profile=get_profile('tiny', warmup_lm_steps=0, max_length=128), "
-            "max_steps=3, checkpoint_dir=sys.argv[1]); s=RewardScorer(r.model, r.tokenizer, r.meta); "
-            "print(json.dumps(s.score_batch([x['prompt'] for x in p], [x['chosen'] for x in p])))")
-    tests_dir = str(__import__("pathlib").Path(__file__).parent)
-    runs = [subprocess.run([sys.executable, "-c", code, str(tmp_path / f"ckpt{i}"), tests_dir], capture_output=True,
-                           text=True, check=True).stdout.strip().splitlines()[-1] for i in range(2)]
+    runs = [subprocess.run([sys.executable, str(PROGRAMS / "train_and_score.py"), str(tmp_path / f"ckpt{i}")],
+                           capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1] for i in range(2)]
     assert runs[0] == runs[1]

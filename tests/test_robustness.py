@@ -73,6 +73,7 @@ def test_missing_folder_and_folder_without_tokenizer(tmp_path):
         load_reward_model(tmp_path / "other")
 
 
+@pytest.mark.slow
 def test_hub_model_without_network_suggests_model_path_or_tiny(monkeypatch, tmp_path):
     from nbhelpers.modeling import load_tokenizer
     from nbhelpers.profiles import get_profile

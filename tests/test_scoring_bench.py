@@ -3,12 +3,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from nbhelpers.modeling import load_for_training
 from nbhelpers.scoring import RewardScorer
 
-from conftest import make_pairs
+from helpers import make_pairs
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -64,6 +65,7 @@ def test_padding_stats_and_order_on_hand_made_case():
     assert scorer.last_stats == {"real_tokens": 14, "processed_tokens": 15, "batches": 3}
 
 
+@pytest.mark.slow
 def test_bench_scoring_runs_and_prints_json_last_line():
     out = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "bench_scoring.py"), "--n", "60", "--repeats", "1"],
                          capture_output=True, text=True, check=True, timeout=300)

@@ -5,7 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import make_pairs
+import pytest
+
+from helpers import make_pairs, write_jsonl
 
 FAKE = "hf_FAKEtoken0123456789abcdefSECRET"
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,10 +17,11 @@ def _grep_tree(folder: Path) -> list[str]:
     return [str(p) for p in folder.rglob("*") if p.is_file() and FAKE.encode() in p.read_bytes()]
 
 
+@pytest.mark.slow
 def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
     (tmp_path / ".env").write_text(f"HF_TOKEN={FAKE}\nREWARD_PROFILE=tiny\n")
     data = tmp_path / "train.jsonl"
-    data.write_text("".join(json.dumps({k: v for k, v in p.items() if k != "line"}) + "\n" for p in make_pairs(16)))
+    write_jsonl(data, make_pairs(16))
     singles = tmp_path / "singles.jsonl"
     singles.write_text(json.dumps({"prompt": "What is 2 + 2?", "response": "4", "id": "a"}) + "\n"
                        + json.dumps({"prompt": "What is 3 + 3?", "response": "<think>\n3 + 3 = 6\n</think>\n\n6"}) + "\n")
@@ -56,6 +59,7 @@ def test_token_from_dotenv_never_leaks_through_the_cli(tmp_path):
     assert leaked == []
 
 
+@pytest.mark.slow
 def test_token_never_reaches_an_executed_notebook(tmp_path):
     env = {**os.environ, "HF_TOKEN": FAKE, "OMP_NUM_THREADS": "1"}
     out = subprocess.run([sys.executable, "-m", "jupyter", "nbconvert", "--to", "notebook", "--execute",

@@ -91,8 +91,8 @@ def test_progress_is_text_tqdm():
 def test_shutdown_kernel_outside_kernel_keeps_process(capsys):
     shutdown_kernel()
     assert "not in a Jupyter kernel" in capsys.readouterr().out
-    code = "from nbhelpers.setup import shutdown_kernel; shutdown_kernel(); print('still alive')"
-    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=_env(), cwd=ROOT)
+    r = subprocess.run([sys.executable, str(ROOT / "tests" / "programs" / "shutdown_outside_kernel.py")],
+                       capture_output=True, text=True, env=_env(), cwd=ROOT)
     assert r.returncode == 0 and "still alive" in r.stdout
 
 
@@ -150,6 +150,7 @@ def _progress_kinds(nb):
 SHUTDOWN = "from nbhelpers.setup import shutdown_kernel\nshutdown_kernel()"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("setup_first", [True, False], ids=["setup-first", "setup-after-imports"])
 def test_notebook_progress_is_plain_text(tmp_path, setup_first):
     """Also: a notebook whose last cell shuts the kernel down still completes under nbconvert."""
@@ -169,6 +170,7 @@ def test_notebook_progress_is_plain_text(tmp_path, setup_first):
         assert "shutting the kernel down" in "".join(last["outputs"][0]["text"])
 
 
+@pytest.mark.slow
 def test_notebook_without_setup_shows_widgets(tmp_path):
     """Control: the check above can fail. Without setup() Jupyter gets widgets and HTML bars."""
     out = f"OUT = {str(tmp_path / 'out')!r}"
@@ -178,6 +180,7 @@ def test_notebook_without_setup_shows_widgets(tmp_path):
     assert widget >= 1 and html >= 1
 
 
+@pytest.mark.slow
 def test_nbval_skips_shutdown_cell(tmp_path):
     nb = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("print(1 + 1)"),

@@ -31,7 +31,6 @@ from __future__ import annotations
 import json
 import random
 import re
-import sys
 import zlib
 from pathlib import Path
 
@@ -541,7 +540,3 @@ def write_splits(out_dir, n_train_per_category: int = 500, n_test_per_category: 
         paths[split] = path
     return paths
 
-
-if __name__ == "__main__":   # the same as the documented `python -m nbhelpers datagen`
-    from ..cli import main
-    raise SystemExit(main(["datagen", *sys.argv[1:]]))

@@ -202,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq", type=int)
     p.set_defaults(func=cmd_memory)
     p = sub.add_parser("body", help="the tiny profile's pretrained body: load it into the cache (seconds), or --rebuild "
-                                    "the shipped file from scratch (~15-20 min on 2 cores)")
+                                    "the shipped file from scratch (~14 min on 2 cores)")
     p.add_argument("--rebuild", action="store_true", help="pretrain from scratch and rewrite nbhelpers/weights/")
     p.set_defaults(func=cmd_body)
     p = sub.add_parser("datagen", help="regenerate the preference data (train, test, test_range); the defaults "

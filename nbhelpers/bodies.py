@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from .body import tiny_body
-from .files import atomic_save, cache_root
+from .files import cache_root, save_pretrained_atomically
 from .profiles import Profile
 from .tokenizer import qwen3_tokenizer
 
@@ -57,7 +57,7 @@ def smollm2_folder() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    return atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
+    return save_pretrained_atomically(folder, model, tokenizer)
 
 
 BODIES = {

@@ -24,11 +24,11 @@ from pathlib import Path
 
 import torch
 
-from .files import atomic_save, atomic_write, cache_root, file_lock
+from .files import atomic_write, cache_root, file_lock, save_pretrained_atomically
 from .formatting import format_text
 from .profiles import Profile
 from .tokenizer import qwen3_tokenizer
-from .warmup import VOCAB_ATTR, trained_vocab, warm_up_lm
+from .warmup import VOCAB_ATTR, trained_vocab, untied_state, warm_up_lm
 
 TINY_BODY_VERSION = 2   # bump when the way the tiny body is built changes (invalidates caches and the shipped file)
 SHIPPED_BODY = Path(__file__).with_name("weights") / "tiny_qwen3.safetensors"
@@ -79,23 +79,25 @@ def tiny_body(profile: Profile, own_texts: list[str] | None = None, seed: int = 
     (cost printed, checkpointed). With `profile.warmup_own_steps` and `own_texts`, the body is then
     warmed further on those texts, cached separately.
     """
-    tokenizer = qwen3_tokenizer()
-    base = _cached(cache_root() / f"tiny-qwen3-{recipe_key(profile, seed)}",
-                   lambda folder: _make_base(profile, tokenizer, seed, folder))
+    base = _cached(_base_folder(profile, seed), lambda folder: _make_base(profile, seed, folder))
     if not (profile.warmup_own_steps and own_texts):
         return base
     own = hashlib.sha256(json.dumps([profile.warmup_own_steps, sorted(own_texts)]).encode()).hexdigest()[:12]
     return _cached(base.with_name(f"{base.name}-own-{own}"),
-                   lambda folder: _continue(base, tokenizer, own_texts, profile.warmup_own_steps, seed, folder))
+                   lambda folder: _continue(base, own_texts, profile.warmup_own_steps, seed, folder))
 
 
-def _cached(folder: Path, build) -> Path:
-    """`folder` if complete, else `build(folder)`; one builder at a time (ranks, parallel runs)."""
+def _base_folder(profile: Profile, seed: int) -> Path:
+    return cache_root() / f"tiny-qwen3-{recipe_key(profile, seed)}"
+
+
+def _cached(folder: Path, make) -> Path:
+    """`folder` if complete, else `make(folder)`; one maker at a time (ranks, parallel runs)."""
     if (folder / "config.json").exists():
         return folder
     with file_lock(folder.with_name(folder.name + ".lock")):
         if not (folder / "config.json").exists():
-            build(folder)
+            make(folder)
     return folder
 
 
@@ -108,17 +110,18 @@ def _new_model(profile: Profile, tokenizer, seed: int):
     return Qwen3ForCausalLM(config)
 
 
-def _save(model, tokenizer, folder: Path) -> None:
-    atomic_save(folder, lambda tmp: (model.save_pretrained(tmp), tokenizer.save_pretrained(tmp)), overwrite=True)
+def _checkpoint(folder: Path) -> Path:
+    """Where the warm-up that makes `folder` keeps its checkpoint (a cache build and `make body` share it)."""
+    return folder.with_name(f".{folder.name}.warmup.pt")
 
 
-def _make_base(profile: Profile, tokenizer, seed: int, folder: Path) -> None:
+def _make_base(profile: Profile, seed: int, folder: Path) -> None:
     """Materialise the pretrained body from the shipped file, or build it when the recipe differs."""
+    tokenizer = qwen3_tokenizer()
     key = recipe_key(profile, seed)
     if profile.warmup_lm_steps and shipped_key() == key:
         start = time.time()
-        model = materialize(profile, tokenizer, seed)
-        _save(model, tokenizer, folder)
+        save_pretrained_atomically(folder, materialize(profile, tokenizer, seed), tokenizer)
         print(f"tiny body: loaded the shipped pretrained body ({SHIPPED_BODY.name}, recipe {key}) "
               f"in {time.time() - start:.1f} s -> {folder}", flush=True)
         return
@@ -126,8 +129,7 @@ def _make_base(profile: Profile, tokenizer, seed: int, folder: Path) -> None:
     if texts:
         print(f"tiny body: this recipe ({key}) is not the shipped body's ({shipped_key()}), so it is built now.",
               flush=True)
-    model = build(profile, tokenizer, texts, seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"))
-    _save(model, tokenizer, folder)
+    save_pretrained_atomically(folder, build(profile, tokenizer, texts, seed, _checkpoint(folder)), tokenizer)
 
 
 def build(profile: Profile, tokenizer, texts: list[str], seed: int = 0, checkpoint: Path | None = None):
@@ -139,23 +141,23 @@ def build(profile: Profile, tokenizer, texts: list[str], seed: int = 0, checkpoi
     return model
 
 
-def _continue(base: Path, tokenizer, texts: list[str], steps: int, seed: int, folder: Path) -> None:
+def _continue(base: Path, texts: list[str], steps: int, seed: int, folder: Path) -> None:
     from transformers import Qwen3ForCausalLM
 
+    tokenizer = qwen3_tokenizer()
     model = Qwen3ForCausalLM.from_pretrained(base)
-    warm_up_lm(model, tokenizer, texts, steps=steps, seed=seed, checkpoint=folder.with_name(f".{folder.name}.warmup.pt"),
+    warm_up_lm(model, tokenizer, texts, steps=steps, seed=seed, checkpoint=_checkpoint(folder),
                what="warming the body further on your training texts")
-    _save(model, tokenizer, folder)
+    save_pretrained_atomically(folder, model, tokenizer)
 
 
 # ---------------------------------------------------------------- the shipped file
 def trained_tensors(model) -> dict[str, torch.Tensor]:
     """What a warm-up changed: every parameter but the tied embedding, plus the trained embedding rows."""
-    embedding = model.get_input_embeddings().weight
     vocab = torch.tensor(trained_vocab(model), dtype=torch.long)
-    tensors = {name: t.detach().contiguous() for name, t in model.state_dict().items()
-               if t.data_ptr() != embedding.data_ptr()}
-    return {**tensors, VOCAB_KEY: vocab, ROWS_KEY: embedding.detach()[vocab].contiguous()}
+    tensors = {name: t.detach().contiguous() for name, t in untied_state(model).items()}
+    rows = model.get_input_embeddings().weight.detach()[vocab].contiguous()
+    return {**tensors, VOCAB_KEY: vocab, ROWS_KEY: rows}
 
 
 def export(model, profile: Profile, key: str, texts: list[str], path: Path = SHIPPED_BODY) -> Path:
@@ -194,8 +196,7 @@ def rebuild(profile: Profile, seed: int = 0, path: Path = SHIPPED_BODY) -> dict:
     texts = body_corpus(profile, tokenizer)
     key = recipe_key(profile, seed)
     start = time.time()
-    model = build(profile, tokenizer, texts, seed,
-                  checkpoint=cache_root() / f".tiny-qwen3-{key}.rebuild.pt")
+    model = build(profile, tokenizer, texts, seed, _checkpoint(_base_folder(profile, seed)))
     seconds = time.time() - start
     export(model, profile, key, texts, path)
     loaded = materialize(profile, tokenizer, seed, path).state_dict()

@@ -38,6 +38,11 @@ def atomic_save(folder, write, overwrite: bool = False) -> Path:
     return folder
 
 
+def save_pretrained_atomically(folder, *objects) -> Path:
+    """Replace `folder` with the `save_pretrained` output of each object (model, tokenizer), atomically."""
+    return atomic_save(folder, lambda tmp: [obj.save_pretrained(tmp) for obj in objects], overwrite=True)
+
+
 def atomic_write(path, write) -> Path:
     """Call write(tmp_path) for a temp file beside `path`, then rename it over `path`: never half a file."""
     path = Path(path)

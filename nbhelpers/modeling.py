@@ -124,11 +124,20 @@ def head_modules(model) -> list[str]:
     return names or [n for n, _ in model.named_modules() if n.split(".")[-1] in ("score", "classifier")]
 
 
+def _is_4bit(param) -> bool:
+    return param.__class__.__name__ == "Params4bit"   # bitsandbytes' packed 4-bit weight (2 values per element)
+
+
+def is_quantized(model) -> bool:
+    """True for a body loaded in 4-bit (bitsandbytes), also under a LoRA wrapper."""
+    return any(_is_4bit(p) for p in model.parameters())
+
+
 def count_parameters(model) -> dict:
     """Trainable and total parameter counts (4-bit weights counted as their element count)."""
     trainable = total = 0
     for p in model.parameters():
-        n = p.numel() * (2 if p.__class__.__name__ == "Params4bit" else 1)
+        n = p.numel() * (2 if _is_4bit(p) else 1)
         total += n
         trainable += n if p.requires_grad else 0
     return {"trainable": trainable, "total": total, "fraction": trainable / max(total, 1)}

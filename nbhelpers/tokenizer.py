@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from .files import atomic_save, cache_root, file_lock
+from .files import cache_root, file_lock, save_pretrained_atomically
 
 # Qwen3's added tokens, in id order starting at 151643 (from Qwen3's tokenizer_config.json).
 QWEN3_ADDED_TOKENS = (
@@ -67,4 +67,4 @@ def _build_qwen3_tokenizer(folder: Path) -> None:
         model_max_length=32768,
     )
     assert tok.convert_tokens_to_ids("</think>") == 151668, "Qwen3 added tokens are out of order"
-    atomic_save(folder, tok.save_pretrained, overwrite=True)
+    save_pretrained_atomically(folder, tok)

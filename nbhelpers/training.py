@@ -17,7 +17,7 @@ import torch
 from .data import DataError, Problem, too_long
 from .formatting import encode
 from .device import compute_dtype, optimizer_for, trainer_precision
-from .modeling import count_parameters, load_for_training, save_reward_model
+from .modeling import count_parameters, is_quantized, load_for_training, save_reward_model
 from .profiles import Profile, get_profile
 from .scoring import VERIFIER_FIT_PAIRS, RewardScorer
 from .verifier import supports_verifier
@@ -151,11 +151,6 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
         shutil.rmtree(ckpt, ignore_errors=True)
     trainer.accelerator.wait_for_everyone()   # every rank returns once the folder is complete
     return result
-
-
-def is_quantized(model) -> bool:
-    """True for a body loaded in 4-bit (bitsandbytes), also under a LoRA wrapper."""
-    return any(p.__class__.__name__ == "Params4bit" for p in model.parameters())
 
 
 def last_complete_checkpoint(folder) -> str | None:

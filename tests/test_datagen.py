@@ -17,10 +17,21 @@ c. line rates: for every masked line occurring >= 20 times in a split, (count am
 d. "longer wins" and "shorter wins" each have pairwise accuracy <= 0.7;
 e. every equation / running-total / carry step in chosen responses is right and the chosen
    final number is the true answer; rejected wrong_step / contradiction / longer_but_worse
-   end at a wrong number (and wrong_step / longer_but_worse contain a wrong step);
+   end at a wrong number (and wrong_step / longer_but_worse contain a wrong step); a
+   longer_but_worse rejected response is >= datagen.LONGER_BY characters longer than its chosen;
 f. no duplicate pairs, chosen != rejected, no prompt in both splits, determinism;
 g. equal category counts, all five categories in every split, test >= 100 pairs; test_range
    (a held-out number range: a 4-digit operand) passes the same checks.
+h. line rates within a category: in each category where both responses reason in full
+   (wrong_step, contradiction, longer_but_worse), every masked line occurring >= 30 times among
+   that category's chosen + rejected lines of a split has a rejected/chosen count ratio in
+   [0.5, 2]. Rule (c) over a whole split cannot see a line that leans rejected in one category
+   and chosen in others (the old longer_but_worse data: "Let me double-check." in ~77 % of its
+   rejected responses and none of its chosen ones, yet within bounds over the split). The
+   generator aims at ratios <= ~1.5 (longer_but_worse pads the rejected response with lines the
+   chosen one has at similar rates). The count threshold is 30, not 20, because a 40-pair
+   category leaves 20-count lines to sampling noise: over 60 generated test / test_range splits
+   (seeds 1234-1263) a threshold of 20 fails 6 of them (worst ratio 3.2), 30 fails none (worst 1.83).
 
 The checkers are plain functions; the ``*_detects_*`` tests feed them corrupted data to show
 they can fail.
@@ -43,6 +54,7 @@ DATA = ROOT / "data" / "thinking_prefs"
 SEED = 1234
 N = {"train": 500, "test": 40, "test_range": 40}
 WRONG_FINAL = ("wrong_step", "contradiction", "longer_but_worse")
+FULL = WRONG_FINAL  # the categories in which both responses reason in full
 
 
 def load(split):
@@ -94,6 +106,16 @@ def rate_violations(rows, min_count=20, lo=0.5, hi=2.0, lo_reasoning=0.4):
     for line, c, j, ratio in _rates(full, min_count):
         if line not in thin_lines and ratio < lo:
             bad[line] = (c, j)
+    return bad
+
+
+def category_rate_violations(rows, min_count=30, lo=0.5, hi=2.0):
+    """{(category, masked line): (chosen count, rejected count)} breaking rule (h) (see module docstring)."""
+    bad = {}
+    for category in FULL:
+        for line, c, j, ratio in _rates([r for r in rows if r["category"] == category], min_count):
+            if not lo <= ratio <= hi:
+                bad[(category, line)] = (c, j)
     return bad
 
 
@@ -174,7 +196,8 @@ def column_sub_borrow_errors(text, prompt_a):
     digits = [int(c) for c in reversed(str(prompt_a))]
     for k, m in enumerate(rows):
         top, bot, d, borrow = map(int, m.groups())
-        if top != digits[k] - borrow_in + 10 * borrow:
+        # k beyond the digits of a: more column lines than columns (a line said twice)
+        if k >= len(digits) or top != digits[k] - borrow_in + 10 * borrow:
             errors.append(m[0])
         borrow_in = borrow
     return errors
@@ -245,6 +268,11 @@ def test_c_line_rates_similar(split_rows):
     assert rate_violations(rows) == {}
 
 
+def test_h_line_rates_similar_within_categories(split_rows):
+    _, rows = split_rows
+    assert category_rate_violations(rows) == {}
+
+
 def test_d_length_alone_cannot_win(split_rows):
     split, rows = split_rows
     longer, shorter = length_accuracies(rows)
@@ -275,7 +303,7 @@ def test_e_correctness_verifiable(split_rows):
             think = r["rejected"].split("</think>")[0]
             assert "=" not in think and 1 <= len(think.strip().split("\n")) - 1 <= 2
         if r["category"] == "longer_but_worse":
-            assert len(r["rejected"]) >= len(r["chosen"]) + 40
+            assert len(r["rejected"]) >= len(r["chosen"]) + datagen.LONGER_BY
 
 
 def test_f_no_duplicates_and_disjoint_splits():
@@ -319,6 +347,22 @@ def test_checkers_detect_artifacts():
     assert any(mask(r["chosen"]) != mask(r["rejected"]) for r in bad if r["category"] == "contradiction")
     padded = [dict(r, chosen=r["chosen"] + "\n" * 300) for r in rows]
     assert length_accuracies(padded)[0] > 0.7
+
+
+def test_category_checker_detects_lines_leaning_one_side():
+    rows = load("test")
+    # the old longer_but_worse artifact: a re-check line in every rejected response of the category
+    bad = _corrupt(rows, lambda s: s.replace("\n</think>", "\nLet me double-check.\n</think>"), "longer_but_worse")
+    assert ("longer_but_worse", "Let me double-check.") in category_rate_violations(bad)
+    # ... which the split-wide rules (a) and (c) let through: chosen responses use the line too
+    assert rejected_only_lines(bad) == [] and "Let me double-check." not in rate_violations(bad)
+    assert category_rate_violations(rows) == {}
+    # lines that lean chosen: the rejected responses of a category lose their openers
+    def no_openers(s):
+        return "\n".join(ln for ln in lines(s) if ln not in datagen.OPENERS)
+    bad = category_rate_violations(_corrupt(load("train"), no_openers, "longer_but_worse"))
+    assert {line for _, line in bad} == set(datagen.OPENERS)
+    assert all(c > 0 and j == 0 for c, j in bad.values())
 
 
 def test_checkers_detect_wrong_steps():

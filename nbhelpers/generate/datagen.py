@@ -15,11 +15,15 @@ A response without thinking is just the final line. Five categories:
 * ``shallow_thinking``  rejected thinks in one or two lines with no calculation.
 * ``wrong_step``        one intermediate step is wrong; the error is carried to the answer.
 * ``contradiction``     the thinking is right, the final line states another number.
-* ``longer_but_worse``  rejected is clearly longer (restating, re-checking) and wrong.
+* ``longer_but_worse``  rejected has one wrong step carried to a wrong answer and is padded
+                        with useless lines (a step line said twice, openers, restating, a
+                        conclusion) to at least LONGER_BY characters more; both responses share
+                        the check lines and the final-line template.
 
 The generator is built so that rejected responses carry no surface cue that their chosen
 partners lack: every line template a rejected response uses is also used by chosen
-responses, at similar rates; ``wrong_step`` and ``contradiction`` pairs differ only in digits.
+responses, at similar rates, over a split and within each of ``wrong_step``, ``contradiction`` and
+``longer_but_worse``; ``wrong_step`` and ``contradiction`` pairs differ only in digits.
 ``tests/test_datagen.py`` checks these invariants. Plain stdlib; same seed, same bytes.
 
 Regenerate the shipped files with ``python -m nbhelpers datagen`` (its defaults write them to
@@ -124,6 +128,10 @@ P_RESTATE = 0.5
 P_CHECK = 0.4
 P_DOUBLE_CHECK = 0.85
 P_CONCLUDE = 0.5
+# longer_but_worse: the rejected response is at least this many characters longer than the chosen
+# one. More would need additions at rates the chosen responses do not have (rule h of
+# tests/test_datagen.py bounds every template's rejected/chosen ratio within a category).
+LONGER_BY = 30
 
 
 # --------------------------------------------------------------------------- helpers
@@ -288,6 +296,8 @@ def _render(problem, plan, err: _Err | None = None, final_value: int | None = No
     """Render one response from a plan; returns (text, value reached by the thinking)."""
     a, op, b = problem
     steps, value = STYLES[plan["style"]](a, op, b, err or _Err())
+    if plan.get("repeat"):  # step lines said twice (longer_but_worse rejected responses)
+        steps = [ln for i, ln in enumerate(steps) for _ in range(2 if i in plan["repeat"] else 1)]
     answer = value if final_value is None else final_value
     final_line = plan["final"].format(r=answer)
     if not think:
@@ -436,33 +446,48 @@ def _max_tokens(problem, style: str, prompt: str) -> int:
     return approx_tokens(prompt) + approx_tokens(_render(problem, plan)[0])
 
 
-def _make_pair(category: str, problem, style: str, rng: random.Random):
+def _make_pair(category: str, problem, style: str, rng: random.Random, budget: float = float("inf")):
+    """(chosen, rejected) for one problem, or None if this problem does not work out.
+
+    ``budget`` is the token estimate a response may use (the split's budget minus the prompt).
+    """
     a, op, b = problem
     truth = _true(a, op, b)
     plan = _chosen_plan(rng, style)
 
     if category == "longer_but_worse":
-        # Concise correct chosen; rejected adds openers, restating and re-checking lines
-        # (all used by chosen responses elsewhere) and carries a wrong step.
-        plan.update(openers=[], restate=False, check=False, double_check=False,
-                    conclude=rng.random() < 0.3)
+        # Both responses follow the same plan: style, check / double-check lines, final-line
+        # template, and the chosen's openers, restatement and conclusion. The rejected one then
+        # takes useless additions in random order until it is LONGER_BY characters longer: a
+        # step line said twice (one candidate per step line), another opener, the restatement,
+        # the conclusion; an addition that would break the token budget is skipped. Drawing the
+        # step lines as often as the other lines keeps every template's rejected/chosen ratio
+        # around 1.5 within the category (rule h of tests/test_datagen.py). Then one step is made
+        # wrong and carried to the answer.
         chosen, _ = _render(problem, plan)
-        # Extras in random order until the rejected response is clearly longer.
-        extras = ["opener", "restate", "check", "conclude"]
+        n_steps = len(STYLES[style](a, op, b, _Err())[0])
+        extras = [("repeat", i) for i in range(n_steps)] + [(e, None) for e in ("opener", "restate", "conclude")]
         rng.shuffle(extras)
-        rplan = dict(plan, conclude=False)
-        for extra in extras:
-            if extra == "opener":
-                rplan["openers"] = _openers(rng, 1)
-            elif extra == "check":
-                rplan.update(check=True, double_check=True)
-            else:
-                rplan[extra] = True
-            probe = _render(problem, rplan)[0]
-            if len(probe) >= max(len(chosen) + 40, 1.3 * len(chosen)):
+        rplan, probe = dict(plan, repeat=frozenset()), chosen
+        for extra, i in extras:
+            if len(probe) >= len(chosen) + LONGER_BY:
                 break
+            if extra == "repeat":
+                cand = dict(rplan, repeat=rplan["repeat"] | {i})
+            elif extra == "opener":
+                if len(rplan["openers"]) == 2:
+                    continue
+                more = rng.choice([o for o in OPENERS if o not in rplan["openers"]])
+                cand = dict(rplan, openers=rplan["openers"] + [more])
+            elif rplan[extra]:
+                continue
+            else:
+                cand = dict(rplan, **{extra: True})
+            text = _render(problem, cand)[0]
+            if approx_tokens(text) <= budget:
+                rplan, probe = cand, text
         got = _perturbed(problem, rplan, rng, probe)
-        if got is None or len(got[0]) < len(chosen) + 40:
+        if got is None or len(got[0]) < len(chosen) + LONGER_BY:
             return None
         return chosen, got[0]
 
@@ -515,7 +540,8 @@ def make_pairs(n_per_category: int, seed: int, split: str) -> list[dict]:
             prompt = rng.choice(PROMPT_TEMPLATES[SPLITS[split]["templates"]][op]).format(a=a, b=b)
             if _max_tokens(problem, style, prompt) > SPLITS[split]["max_tokens"]:
                 continue
-            pair = _make_pair(category, problem, style, rng)
+            pair = _make_pair(category, problem, style, rng,
+                              SPLITS[split]["max_tokens"] - approx_tokens(prompt))
             if pair is not None:
                 break
         used.add(problem)

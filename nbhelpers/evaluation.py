@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 
+from .thinking import select_part
+
 
 def _summary(margins: list[float]) -> dict:
     n = len(margins)
@@ -33,6 +35,17 @@ def evaluate_pairs(scorer, pairs: list[dict], n_bins: int = 5) -> dict:
     report["margins"] = margins
     report["rewards"] = rewards
     return report
+
+
+def thinking_removal(scorer, prompts, responses) -> dict:
+    """Score each response as it is and with its thinking removed (only the text after the last `</think>`).
+    A reward model that teaches "think first" must not reward the removal: check it on your own responses
+    (correct reasoning written in your own words) before an RL run leans on the reward."""
+    full = scorer.score_batch(prompts, responses)
+    bare = scorer.score_batch(prompts, [select_part(r, "answer") for r in responses])
+    raised = [i for i, (f, b) in enumerate(zip(full, bare)) if b >= f]
+    return {"n": len(full), "full": full, "bare": bare, "raised": raised,
+            "share_raised": len(raised) / len(full) if full else float("nan")}
 
 
 def category_table(reports: dict[str, dict], value: str = "accuracy") -> str:

@@ -17,7 +17,7 @@ from .files import atomic_save
 from .profiles import Profile, profile_from_dict
 
 META_FILE = "nbhelpers.json"
-META_VERSION = 2   # 1: folders written before the version field (same layout; profiles without warmup_own_steps)
+META_VERSION = 3   # 1: folders written before the version field (same layout; profiles without warmup_own_steps); 3: digit-credit verifier weights
 
 
 # ---------------------------------------------------------------- tokenizers
@@ -165,6 +165,9 @@ def read_meta(folder) -> dict:
     if version > META_VERSION:
         raise ValueError(f"{path} was written by a newer nbhelpers (metadata version {version}, this one reads up "
                          f"to {META_VERSION}); update the kit (git pull && make venv) to load it.")
+    if "lm_weight" in (meta.get("verifier") or {}):
+        raise ValueError(f"{folder} was trained by an older nbhelpers whose verifier term was the mean log-likelihood "
+                         "(replaced: it preferred bare answers to real reasoning); train it again with this version.")
     return meta
 
 

@@ -12,8 +12,9 @@ def _finish(fig, save):
     return fig
 
 
-def plot_margins(chosen, rejected, categories=None, title="Chosen vs rejected rewards", save=None):
-    """Histogram of margins (chosen - rejected) and a chosen-vs-rejected scatter."""
+def plot_margins(chosen, rejected, categories=None, title="Chosen vs rejected rewards", save=None,
+                 names=("chosen", "rejected")):
+    """Histogram of margins (chosen - rejected) and a chosen-vs-rejected scatter; `names` label the two sides."""
     import matplotlib.pyplot as plt
 
     margins = [c - r for c, r in zip(chosen, rejected)]
@@ -21,14 +22,15 @@ def plot_margins(chosen, rejected, categories=None, title="Chosen vs rejected re
     left.hist(margins, bins=30, color="tab:blue", alpha=0.8)
     left.axvline(0, color="black", lw=1)
     acc = sum(m > 0 for m in margins) / max(len(margins), 1)
-    left.set(title=f"Margin = chosen - rejected (accuracy {acc:.2f})", xlabel="margin", ylabel="pairs")
+    first, second = names
+    left.set(title=f"Margin = {first} - {second}: right of 0 = {first} wins ({acc:.2f})", xlabel="margin", ylabel="pairs")
     cats = categories or ["all"] * len(margins)
     for cat in sorted(set(cats)):
         idx = [i for i, c in enumerate(cats) if c == cat]
         right.scatter([rejected[i] for i in idx], [chosen[i] for i in idx], s=12, alpha=0.7, label=cat)
     lo, hi = min(list(chosen) + list(rejected)), max(list(chosen) + list(rejected))
     right.plot([lo, hi], [lo, hi], color="black", lw=1)
-    right.set(title="Above the diagonal = chosen wins", xlabel="rejected reward", ylabel="chosen reward")
+    right.set(title=f"Above the diagonal = {first} wins", xlabel=f"{second} reward", ylabel=f"{first} reward")
     if categories:
         right.legend(fontsize=8)
     fig.suptitle(title)

@@ -1,7 +1,8 @@
 """The reward of a trained reward model, defined in one place: `RewardScorer`.
 
     raw    = head                                   (the SEQ_CLS score head on the chat-template text)
-           | head_weight * head + lm_weight * lm    (if the folder has verifier weights; lm = verifier.py)
+           | head_weight * head + thinking_weight * thinking_credit + answer_weight * answer_credit
+                                                    (if the folder has verifier weights; credits: verifier.py)
     reward = clip(normalizer(raw))                  (each part only if set)
 
 on the `part` of the response chosen ("both", "answer" after the last `</think>`, or "thinking"),
@@ -28,8 +29,7 @@ from .files import atomic_write_text
 from .formatting import encode, pad_right
 from .modeling import META_FILE, load_reward_model
 from .thinking import select_part
-from .verifier import fit_weights, mean_logprobs
-from .warmup import trained_vocab
+from .verifier import WEIGHTS, digit_credits, fit_weights
 
 SAVED = "saved"          # RewardScorer(normalizer=SAVED): the normalizer stored in the model folder, if any
 VERIFIER_FIT_PAIRS = 512  # training pairs the verifier weights are fitted on (a seeded sample)
@@ -126,18 +126,17 @@ class RewardScorer:
                 start = end
         return rewards
 
-    def lm_batch(self, prompts, responses) -> list[float]:
-        """The verifier's likelihood term: mean log-probability of each response under the body."""
-        return mean_logprobs(self.model, self.tokenizer, prompts, self._texts(responses), self.max_length,
-                             trained_vocab(self.model))
+    def credit_batch(self, prompts, responses) -> list[tuple[float, float]]:
+        """The verifier's (thinking credit, answer credit) of each response: how well the body predicts its digits."""
+        return digit_credits(self.model, self.tokenizer, prompts, self._texts(responses), self.max_length)
 
     def raw_batch(self, prompts, responses) -> list[float]:
-        """Unnormalized rewards: the head, or head + likelihood verifier if the model has one."""
+        """Unnormalized rewards: the head, or head + the verifier's credits if the model has verifier weights."""
         head = self.head_batch(prompts, responses)
         if not self.verifier:
             return head
-        lm = self.lm_batch(prompts, responses)
-        return [self.verifier["head_weight"] * h + self.verifier["lm_weight"] * l for h, l in zip(head, lm)]
+        w = [self.verifier[name] for name in WEIGHTS]
+        return [w[0] * h + w[1] * t + w[2] * a for h, (t, a) in zip(head, self.credit_batch(prompts, responses))]
 
     def post(self, reward: float) -> float:
         """Apply the normalizer and the clip, if set."""
@@ -162,15 +161,15 @@ class RewardScorer:
 
     # ---------------------------------------------------------------- fitted once, saved with the model
     def fit_verifier(self, pairs, max_pairs: int = VERIFIER_FIT_PAIRS, seed: int = 0) -> dict:
-        """Head and likelihood weights fitted on (a seeded sample of) training pairs, as this scorer
+        """Head and credit weights fitted on (a seeded sample of) training pairs, as this scorer
         sees them (same part and truncation). Returns the weights to save; the scorer is unchanged."""
         sample = random.Random(seed).sample(list(pairs), min(max_pairs, len(pairs)))
         head = self.head_only().score_pairs(sample)
         prompts = [p["prompt"] for p in sample]
-        lm_chosen = self.lm_batch(prompts, [p["chosen"] for p in sample])
-        lm_rejected = self.lm_batch(prompts, [p["rejected"] for p in sample])
-        weights = fit_weights([c - r for c, r in head], [c - r for c, r in zip(lm_chosen, lm_rejected)])
-        return {**weights, "fitted_on_pairs": len(sample)}
+        chosen = self.credit_batch(prompts, [p["chosen"] for p in sample])
+        rejected = self.credit_batch(prompts, [p["rejected"] for p in sample])
+        margins = [(hc - hr, tc - tr, ac - ar) for (hc, hr), (tc, ac), (tr, ar) in zip(head, chosen, rejected)]
+        return {**fit_weights(margins), "fitted_on_pairs": len(sample)}
 
     def fit_normalizer(self, prompts, responses) -> Normalizer:
         """Mean/std of the raw rewards of a reference set; use it with `replace(normalizer=...)`,

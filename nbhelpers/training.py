@@ -142,7 +142,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
             "parameters": count_parameters(trainer.model), "history": history}
     # Multi-process (accelerate launch): only rank 0 fits the verifier, saves and cleans up.
     main = trainer.is_world_process_zero()
-    if main and profile.verifier and supports_verifier(trainer.model):
+    if main and profile.verifier and supports_verifier(trainer.model, tokenizer):
         print(f"fitting the verifier weights on {min(len(train_pairs), VERIFIER_FIT_PAIRS)} training pairs", flush=True)
         meta["verifier"] = RewardScorer(trainer.model.eval(), tokenizer, meta).fit_verifier(train_pairs, seed=seed)
     result = TrainResult(trainer.model.eval(), tokenizer, profile, history, seconds, meta=meta)

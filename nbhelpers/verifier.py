@@ -1,26 +1,46 @@
-"""A generative verifier: the body's own likelihood of the response, combined with the reward head.
+"""A generative verifier: does the body predict the numbers a response computes?
 
 A reward model learns the cheapest cue that separates its pairs. A last-token scalar head
 quickly learns "has a thinking block", but reading "one intermediate step is wrong" out of
 the body takes far longer to learn. The warmed-up body, though, has learned to *predict*
-correct steps: a wrong digit is a surprise to it. So the verifier scores a response by its
-mean token log-probability under the body (LoRA adapters switched off), and the reward is
-`head_weight * head + lm_weight * mean_logprob`, with the two weights fitted by logistic
-regression on training pairs and saved in the model folder (`nbhelpers.json`).
+correct steps: a wrong digit is a surprise to it. So the verifier credits every digit of a
+response by how much better than chance the body (LoRA adapters switched off) predicts it,
 
-This module only computes: the likelihood term and the weight fit. The reward that combines them
-is defined in one place, `scoring.RewardScorer`.
+    credit(digit) = max(0, log(10 * p))     p = the body's probability of that digit among the ten digits
+
+(0 for a digit the body cannot predict, ln 10 = 2.30 for a certain one), averaged over the digits of
+the thinking and, separately, over the final answer's number (the last number after `</think>`):
+
+    reward = head_weight * head + thinking_weight * thinking_credit + answer_weight * answer_credit
+
+The three weights are fitted by logistic regression on training pairs and saved in the model folder
+(`nbhelpers.json`), so a reward difference is a Bradley-Terry logit: r_a - r_b = 1 means the model
+prefers a with probability sigmoid(1) = 0.73.
+
+Why credits and not the mean log-likelihood of the whole response (this kit's first verifier): a
+likelihood rewards *familiar* text. Out of distribution it scored a bare "The answer is 18." far above
+real human reasoning in words the body never read. Credits count digits only (familiar wording earns
+nothing), and the floor at 0 means a response is never credited less than one with no digits at all:
+the verifier cannot prefer leaving the thinking out, and text the body cannot follow earns nothing
+instead of a large negative number, leaving the decision to the head.
+
+This module only computes: the credits and the weight fit. The reward that combines them is defined in
+one place, `scoring.RewardScorer`.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 
 from .formatting import encode, keep_last, pad_right
+from .thinking import think_end_id
 
-OOV_LOGPROB = -20.0   # tokens the built body never saw in warm-up (outside its trained vocabulary)
+DIGITS = "0123456789"
+WEIGHTS = ("head_weight", "thinking_weight", "answer_weight")   # the order of fit_weights' features
 BATCH_SIZE = 32
-FIT_ITERATIONS = 500   # LBFGS iterations of the two-weight logistic regression
+FIT_ITERATIONS = 500   # LBFGS iterations of the logistic regression
 FIT_L2 = 1e-3          # its ridge penalty on the (scaled) weights
 
 
@@ -33,10 +53,20 @@ def _body_and_embeddings(model):
     return base.model, base.get_input_embeddings().weight, disable
 
 
-def supports_verifier(model) -> bool:
-    """Decoder bodies with tied input/output embeddings (Qwen3, SmolLM2); not BERT encoders."""
+def digit_ids(tokenizer) -> list[int] | None:
+    """Ids of the tokens "0".."9" if the tokenizer writes numbers digit by digit (Qwen3, SmolLM2), else None."""
+    ids = [tokenizer.convert_tokens_to_ids(d) for d in DIGITS]
+    if any(i is None or i == tokenizer.unk_token_id for i in ids):
+        return None
+    sample = tokenizer("90817263544", add_special_tokens=False)["input_ids"]
+    return ids if sample == [ids[int(d)] for d in "90817263544"] else None
+
+
+def supports_verifier(model, tokenizer) -> bool:
+    """Decoder bodies with tied input/output embeddings and digit-by-digit numbers; not BERT encoders."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return bool(getattr(base.config, "tie_word_embeddings", False)) and base.config.model_type != "bert"
+    return (bool(getattr(base.config, "tie_word_embeddings", False)) and base.config.model_type != "bert"
+            and digit_ids(tokenizer) is not None)
 
 
 def _header_length(tokenizer) -> int:
@@ -48,20 +78,30 @@ def _header_length(tokenizer) -> int:
     return common
 
 
+def _split_positions(ids, start, digits, end_id) -> tuple[list[int], list[int]]:
+    """Positions of the thinking's digits and of the final answer's number, in ids[start:]."""
+    positions = [j for j in range(start, len(ids)) if ids[j] in digits]
+    ends = [j for j in range(start, len(ids)) if ids[j] == end_id]
+    thinking = [j for j in positions if ends and j < ends[-1]]
+    answer = [j for j in positions if not ends or j > ends[-1]]
+    last = answer[-1:] if answer else []
+    while answer and len(last) < len(answer) and answer[-len(last) - 1] == last[0] - 1:
+        last.insert(0, answer[-len(last) - 1])   # extend the last run of consecutive digit tokens backwards
+    return thinking, last
+
+
 @torch.inference_mode()
-def mean_logprobs(model, tokenizer, prompts, responses, max_length: int | None = None,
-                  vocab_ids: list[int] | None = None, batch_size: int = BATCH_SIZE) -> list[float]:
-    """Mean log-probability of each response's tokens given its prompt, under the body's LM
-    (texts longer than max_length keep their last max_length tokens, like the head sees them).
-    `vocab_ids`: restrict the softmax to these ids (a warmed-up tiny body's trained tokens; every
-    other token then gets OOV_LOGPROB); None = the whole vocabulary."""
+def digit_credits(model, tokenizer, prompts, responses, max_length: int | None = None,
+                  batch_size: int = BATCH_SIZE) -> list[tuple[float, float]]:
+    """(thinking credit, answer credit) of each response given its prompt (see the module doc); a part
+    without digits gets 0. Texts longer than max_length keep their last max_length tokens, as the head sees them."""
     body, embeddings, disable = _body_and_embeddings(model)
-    vocab = torch.tensor(vocab_ids, device=embeddings.device) if vocab_ids else None
-    to_local = None
-    if vocab is not None:
-        to_local = torch.full((embeddings.shape[0],), -1, dtype=torch.long, device=embeddings.device)
-        to_local[vocab] = torch.arange(len(vocab), device=embeddings.device)
-    weight = embeddings[vocab] if vocab is not None else embeddings
+    digits = digit_ids(tokenizer)
+    if digits is None:
+        raise ValueError("the verifier needs a tokenizer that writes numbers digit by digit")
+    column = {token: k for k, token in enumerate(digits)}
+    weight = embeddings[digits].float()
+    end_id = think_end_id(tokenizer)
     tail = len(encode(tokenizer, "", "")) - _header_length(tokenizer)   # end-of-turn tokens after a response
     items = []
     for p, r in zip(prompts, responses):
@@ -70,31 +110,27 @@ def mean_logprobs(model, tokenizer, prompts, responses, max_length: int | None =
         start = len(encode(tokenizer, p, "")) - tail - (len(full) - len(ids))
         items.append((ids, max(1, min(start, len(ids) - 1))))
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
-    out = [0.0] * len(items)
-    pad = tokenizer.pad_token_id
+    out = [(0.0, 0.0)] * len(items)
     with disable:
         for k in range(0, len(order), batch_size):
-            input_ids, mask = pad_right([items[i][0] for i in order[k:k + batch_size]], pad, weight.device)
-            hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state[:, :-1].float()
-            logp = F.log_softmax(hidden @ weight.float().T, dim=-1)
-            targets = input_ids[:, 1:]
-            if to_local is not None:
-                local = to_local[targets]
-                token_lp = logp.gather(-1, local.clamp(min=0).unsqueeze(-1)).squeeze(-1)
-                token_lp = torch.where(local >= 0, token_lp, torch.full_like(token_lp, OOV_LOGPROB))
-            else:
-                token_lp = logp.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-            for row, i in enumerate(order[k:k + batch_size]):
+            chunk = order[k:k + batch_size]
+            input_ids, mask = pad_right([items[i][0] for i in chunk], tokenizer.pad_token_id, weight.device)
+            hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
+            logp = F.log_softmax(hidden @ weight.T, dim=-1)    # (batch, positions, 10): the next token's digit
+            for row, i in enumerate(chunk):
                 ids, start = items[i]
-                out[i] = token_lp[row, start - 1:len(ids) - 1].mean().item()
+                credit = lambda js: (sum(max(0.0, logp[row, j - 1, column[ids[j]]].item() + math.log(10)) for j in js)
+                                     / len(js) if js else 0.0)
+                out[i] = tuple(credit(js) for js in _split_positions(ids, start, column, end_id))
     return out
 
 
-def fit_weights(head_margins, lm_margins, steps: int = FIT_ITERATIONS) -> dict:
-    """Logistic regression without bias on (head margin, LM margin): P(chosen) = sigmoid(w . x)."""
-    x = torch.tensor(list(zip(head_margins, lm_margins)), dtype=torch.float64)
+def fit_weights(margins, steps: int = FIT_ITERATIONS) -> dict:
+    """Logistic regression without bias on per-pair feature margins (chosen - rejected):
+    P(chosen) = sigmoid(w . x). Features in the order of WEIGHTS (head, thinking credit, answer credit)."""
+    x = torch.tensor([list(m) for m in margins], dtype=torch.float64)
     scale = x.abs().mean(0).clamp(min=1e-6)
-    w = torch.zeros(2, dtype=torch.float64, requires_grad=True)
+    w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)
     opt = torch.optim.LBFGS([w], max_iter=steps)
 
     def closure():
@@ -103,5 +139,4 @@ def fit_weights(head_margins, lm_margins, steps: int = FIT_ITERATIONS) -> dict:
         loss.backward()
         return loss
     opt.step(closure)
-    head_w, lm_w = (w.detach() / scale).tolist()
-    return {"head_weight": head_w, "lm_weight": lm_w}
+    return dict(zip(WEIGHTS, (w.detach() / scale).tolist()))

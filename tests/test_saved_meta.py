@@ -22,3 +22,11 @@ def test_metadata_version(tmp_path):
     (tmp_path / META_FILE).write_text(json.dumps({"meta_version": META_VERSION + 1, "profile": {}}))
     with pytest.raises(ValueError, match="newer nbhelpers"):
         read_meta(tmp_path)
+
+
+def test_a_folder_with_the_old_likelihood_verifier_is_refused_with_a_reason(tmp_path):
+    old = {"meta_version": 2, "profile": get_profile("tiny").to_dict(),
+           "verifier": {"head_weight": 1.35, "lm_weight": 4.6, "fitted_on_pairs": 512}}
+    (tmp_path / META_FILE).write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="mean log-likelihood.*train it again"):
+        read_meta(tmp_path)

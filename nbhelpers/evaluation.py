@@ -43,7 +43,7 @@ def thinking_removal(scorer, prompts, responses) -> dict:
     (correct reasoning written in your own words) before an RL run leans on the reward."""
     full = scorer.score_batch(prompts, responses)
     bare = scorer.score_batch(prompts, [select_part(r, "answer") for r in responses])
-    raised = [i for i, (f, b) in enumerate(zip(full, bare)) if b >= f]
+    raised = [i for i, (f, b) in enumerate(zip(full, bare)) if b > f]
     return {"n": len(full), "full": full, "bare": bare, "raised": raised,
             "share_raised": len(raised) / len(full) if full else float("nan")}
 

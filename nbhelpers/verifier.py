@@ -34,8 +34,8 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .formatting import encode, keep_last, pad_right
-from .thinking import think_end_id
+from .formatting import encode, format_text, keep_last, pad_right
+from .thinking import THINK_END
 
 DIGITS = "0123456789"
 WEIGHTS = ("head_weight", "thinking_weight", "answer_weight")   # the order of fit_weights' features
@@ -63,10 +63,11 @@ def digit_ids(tokenizer) -> list[int] | None:
 
 
 def supports_verifier(model, tokenizer) -> bool:
-    """Decoder bodies with tied input/output embeddings and digit-by-digit numbers; not BERT encoders."""
+    """Decoder bodies with tied input/output embeddings, a fast tokenizer (character offsets) writing numbers
+    digit by digit; not BERT encoders."""
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
     return (bool(getattr(base.config, "tie_word_embeddings", False)) and base.config.model_type != "bert"
-            and digit_ids(tokenizer) is not None)
+            and getattr(tokenizer, "is_fast", False) and digit_ids(tokenizer) is not None)
 
 
 def _header_length(tokenizer) -> int:
@@ -78,12 +79,22 @@ def _header_length(tokenizer) -> int:
     return common
 
 
-def _split_positions(ids, start, digits, end_id) -> tuple[list[int], list[int]]:
-    """Positions of the thinking's digits and of the final answer's number, in ids[start:]."""
+def _answer_start(text: str, offsets, start: int) -> int | None:
+    """Index of the first token after the response's last `</think>` (found in the text, so it also works where
+    `</think>` is several tokens), or None if the response has none."""
+    end = text.rfind(THINK_END)
+    if end < 0 or start >= len(offsets) or end < offsets[start][0]:
+        return None
+    end += len(THINK_END)
+    return next((j for j, (first, _) in enumerate(offsets) if first >= end), len(offsets))
+
+
+def _split_positions(ids, start, digits, cut) -> tuple[list[int], list[int]]:
+    """Positions of the thinking's digits and of the final answer's number, in ids[start:]; `cut` is the first
+    answer token (None: the response has no thinking)."""
     positions = [j for j in range(start, len(ids)) if ids[j] in digits]
-    ends = [j for j in range(start, len(ids)) if ids[j] == end_id]
-    thinking = [j for j in positions if ends and j < ends[-1]]
-    answer = [j for j in positions if not ends or j > ends[-1]]
+    thinking = [j for j in positions if cut is not None and j < cut]
+    answer = [j for j in positions if cut is None or j >= cut]
     last = answer[-1:] if answer else []
     while answer and len(last) < len(answer) and answer[-len(last) - 1] == last[0] - 1:
         last.insert(0, answer[-len(last) - 1])   # extend the last run of consecutive digit tokens backwards
@@ -101,14 +112,16 @@ def digit_credits(model, tokenizer, prompts, responses, max_length: int | None =
         raise ValueError("the verifier needs a tokenizer that writes numbers digit by digit")
     column = {token: k for k, token in enumerate(digits)}
     weight = embeddings[digits].float()
-    end_id = think_end_id(tokenizer)
     tail = len(encode(tokenizer, "", "")) - _header_length(tokenizer)   # end-of-turn tokens after a response
     items = []
     for p, r in zip(prompts, responses):
-        full = encode(tokenizer, p, r)
-        ids = keep_last(full, max_length)
-        start = len(encode(tokenizer, p, "")) - tail - (len(full) - len(ids))
-        items.append((ids, max(1, min(start, len(ids) - 1))))
+        text = format_text(tokenizer, p, r)
+        full = tokenizer(text, return_offsets_mapping=True)
+        ids = keep_last(full["input_ids"], max_length)
+        cut = len(full["input_ids"]) - len(ids)
+        start = max(1, min(len(encode(tokenizer, p, "")) - tail - cut, len(ids) - 1))
+        answer = _answer_start(text, full["offset_mapping"][cut:], start)
+        items.append((ids, start, answer))
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [(0.0, 0.0)] * len(items)
     with disable:
@@ -118,10 +131,10 @@ def digit_credits(model, tokenizer, prompts, responses, max_length: int | None =
             hidden = body(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
             logp = F.log_softmax(hidden @ weight.T, dim=-1)    # (batch, positions, 10): the next token's digit
             for row, i in enumerate(chunk):
-                ids, start = items[i]
+                ids, start, answer = items[i]
                 credit = lambda js: (sum(max(0.0, logp[row, j - 1, column[ids[j]]].item() + math.log(10)) for j in js)
                                      / len(js) if js else 0.0)
-                out[i] = tuple(credit(js) for js in _split_positions(ids, start, column, end_id))
+                out[i] = tuple(credit(js) for js in _split_positions(ids, start, column, answer))
     return out
 
 

@@ -6,17 +6,25 @@ import torch.nn.functional as F
 
 from nbhelpers.formatting import encode
 from nbhelpers.modeling import load_for_training
-from nbhelpers.verifier import _split_positions, digit_credits, digit_ids, supports_verifier
+from nbhelpers.verifier import _answer_start, _split_positions, digit_credits, digit_ids, supports_verifier
 
 THINK_END, D, W = 99, {1, 2, 3, 4, 5, 6}, 7   # a toy vocabulary: digits 1-6, </think> = 99, a word = 7
 
 
 def test_split_positions_thinking_digits_and_the_last_answer_number():
     ids = [W, 1, W, 2, 3, THINK_END, W, 4, W, 5, 6, W]
-    assert _split_positions(ids, 1, D, THINK_END) == ([1, 3, 4], [9, 10])      # 4 is not the final number
-    assert _split_positions(ids, 2, D, THINK_END) == ([3, 4], [9, 10])         # prompt positions never count
-    assert _split_positions([W, 1, 2, W, 3], 0, D, THINK_END) == ([], [4])     # no </think>: all answer
-    assert _split_positions([W, 1, THINK_END, W], 0, D, THINK_END) == ([1], [])
+    assert _split_positions(ids, 1, D, 6) == ([1, 3, 4], [9, 10])       # 4 is not the final number
+    assert _split_positions(ids, 2, D, 6) == ([3, 4], [9, 10])          # prompt positions never count
+    assert _split_positions([W, 1, 2, W, 3], 0, D, None) == ([], [4])   # no thinking: all answer
+    assert _split_positions([W, 1, THINK_END, W], 0, D, 3) == ([1], [])
+
+
+def test_answer_start_finds_a_think_end_split_over_several_tokens():
+    text = "Q?</think>A: 12"                        # "</" + "think>" are tokens 2-3
+    offsets = [(0, 1), (1, 2), (2, 4), (4, 10), (10, 11), (11, 12), (12, 13), (13, 14), (14, 15)]
+    assert _answer_start(text, offsets, 0) == 4     # "A" (token 4) starts the answer
+    assert _answer_start(text, offsets, 4) is None  # a response from token 4 on: that </think> was in the prompt
+    assert _answer_start("no thinking", [(0, 2), (2, 11)], 0) is None
 
 
 def test_credits_are_bounded_by_chance_and_certainty_and_match_a_plain_forward_pass(tiny_profile):

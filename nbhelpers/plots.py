@@ -42,12 +42,14 @@ def plot_history(history, save=None):
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    better = {"loss": "Bradley-Terry loss (lower is better)", "accuracy": "pairwise accuracy (higher is better)",
+              "margin": "mean margin chosen - rejected (higher is better)"}
     for ax, key in zip(axes, ("loss", "accuracy", "margin")):
         for prefix, style in (("", "-"), ("eval_", "o--")):
             pts = [(h["step"], h[prefix + key]) for h in history if prefix + key in h]
             if pts:
-                ax.plot(*zip(*pts), style, label="eval" if prefix else "train")
-        ax.set(title=key, xlabel="step")
+                ax.plot(*zip(*pts), style, label="eval (test split)" if prefix else "train (running)")
+        ax.set(title=better[key], xlabel="step", ylabel=key)
         ax.legend()
     return _finish(fig, save)
 

@@ -54,7 +54,7 @@ PROFILES = {
                          head_dim=64, intermediate_size=768, vocab_size=151936, tie_word_embeddings=True,
                          max_position_embeddings=1024),
         warmup_lm_steps=3500,   # the shipped body's recipe (`make body`: ~14 min on 2 cores); 600 steps left wrong_step at 0.75
-        warmup_corpus=2500,     # varied wording: the body's likelihood then carries over to other phrasings
+        warmup_corpus=3500,     # varied wording: the body's likelihood then carries over to other phrasings
         verifier=True,
     ),
     "minilm": Profile(

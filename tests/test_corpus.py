@@ -25,6 +25,8 @@ def _fact_patterns():
 
 
 PATTERNS = _fact_patterns()
+# the equations inside story sentences ("Tom buys 4 * 12 = 48 pencils.", "11-2=9", "49 + 6 - 8 = 47", "$")
+EQUATION = re.compile(r"(\d+) ?([-+*/x]) ?(\d+)(?: ([-+]) (\d+))? ?= ?\$?(\d+)")
 
 
 def checked_facts(text: str) -> list[tuple[str, bool]]:
@@ -37,6 +39,11 @@ def checked_facts(text: str) -> list[tuple[str, bool]]:
                 x = sum(int(v) for v in m["x"].split(" + "))
                 out.append((line, OPS[op](x, int(m["y"])) == int(m["s"])))
                 break
+        else:
+            for x, op, y, op2, z, s in EQUATION.findall(line):
+                value = OPS[op.replace("x", "*")](int(x), int(y))
+                value = OPS[op2](value, int(z)) if op2 else value
+                out.append((line, value == int(s)))
     return out
 
 
@@ -75,6 +82,9 @@ def test_checker_detects_a_wrong_fact():
     assert checked_facts("Units: 8 plus 7 is 14. Write 4, carry 1.") == [("Units: 8 plus 7 is 14. Write 4, carry 1.", False)]
     assert checked_facts("So 64 divided by 4 is 16.")[0][1]
     assert not checked_facts("Tens: 5 + 6 + 1 = 13.")[0][1]
+    assert checked_facts("Mia buys 4 x 12 = 48 pencils.") == [("Mia buys 4 x 12 = 48 pencils.", True)]
+    assert not checked_facts("So the change is 55-44=$12 for Tom.")[0][1]
+    assert not checked_facts("Zoe has 49 + 6 - 8 = 48 pencils now.")[0][1]
 
 
 def test_no_test_split_or_probe_problem(items):

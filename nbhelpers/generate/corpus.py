@@ -140,13 +140,78 @@ def _prime(rng):
     return prompt.format(n=n), lines, final.format(n=n, p=p, q=n // p if p else 0)
 
 
+# Word problems told as stories: the steps are sentences with the equation inside ("Tom buys 4 * 12 = 48
+# pencils."), results followed by units and words, and the answer line repeats the last result. People write
+# solutions this way; a body that has read only bare arithmetic lines loses track in them.
+STORY_SHARE = 0.3   # share of the corpus told as word-problem stories
+NAMES = (("Tom", "he"), ("Mia", "she"), ("Sam", "he"), ("Lena", "she"), ("Omar", "he"), ("Ava", "she"),
+         ("Ben", "he"), ("Zoe", "she"), ("Raj", "he"), ("Nora", "she"))
+ITEMS = ("apples", "pencils", "stamps", "cookies", "marbles", "books", "shells", "cards", "eggs", "coins",
+         "bottles", "flowers", "tickets", "boxes", "bricks")
+EQ = ("{x} {op} {y} = {s}", "{x}{op}{y}={s}", "{x} {op} {y} = {s}")
+
+
+def _eq(rng, x, op, y, s, money=False):
+    sym = op if op != "*" or rng.random() < 0.7 else "x"
+    return rng.choice(EQ).format(x=x, op=sym, y=y, s=("$" if money else "") + str(s))
+
+
+def _story(rng):
+    """(prompt, thinking lines, final value) of a two-step word problem, told in sentences."""
+    (name, pron), item = rng.choice(NAMES), rng.choice(ITEMS)
+    kind = rng.randrange(6)
+    a, b = rng.randint(2, 12), rng.randint(2, 12)
+    if kind == 0:
+        c = rng.randint(1, a * b - 1)
+        r = a * b - c
+        prompt = f"{name} buys {a} packs of {b} {item} and gives away {c}. How many {item} does {pron} have left?"
+        lines = [f"{name} buys {_eq(rng, a, '*', b, a * b)} {item}.",
+                 f"After giving away {c}, {pron} has {_eq(rng, a * b, '-', c, r)} {item} left."]
+    elif kind == 1:
+        c = rng.randint(2, 7)
+        r = a * b * c
+        prompt = f"{name} earns ${a} an hour and works {b} hours a day. How much does {pron} earn in {c} days?"
+        lines = [f"Each day {pron} earns {_eq(rng, a, '*', b, a * b, money=True)}.",
+                 f"Over {c} days that is {_eq(rng, a * b, '*', c, r, money=True)} in total."]
+    elif kind == 2:
+        c = rng.randint(1, 9)
+        total = a * b + c
+        r = a
+        prompt = f"{name} has {total} {item}, keeps {c} and shares the rest equally among {b} friends. How many does each friend get?"
+        lines = [f"{name} shares {_eq(rng, total, '-', c, a * b)} {item}.",
+                 f"Each friend gets {_eq(rng, a * b, '/', b, r)} {item}."]
+    elif kind == 3:
+        x, y, z = rng.randint(10, 90), rng.randint(2, 40), rng.randint(2, 9)
+        r = x + y - z
+        prompt = f"{name} had {x} {item}, found {y} more and lost {z}. How many {item} does {pron} have now?"
+        lines = [f"{name} has {x} + {y} - {z} = {r} {item} now."] if rng.random() < 0.5 else [
+                 f"After finding more, {pron} has {_eq(rng, x, '+', y, x + y)} {item}.",
+                 f"After losing {z}, {pron} has {_eq(rng, x + y, '-', z, r)} {item} left."]
+    elif kind == 4:
+        c = a * b + rng.randint(1, 30)
+        r = c - a * b
+        prompt = f"{name} buys {a} {item} at ${b} each and pays with ${c}. How much change does {pron} get?"
+        lines = [f"The {item} cost {_eq(rng, a, '*', b, a * b, money=True)}.",
+                 f"So the change is {_eq(rng, c, '-', a * b, r, money=True)} for {name}."]
+    else:
+        weeks = rng.randint(2, 6)
+        r = a * 7 * weeks
+        prompt = f"{name} collects {a} {item} every day. How many {item} does {pron} collect in {weeks} weeks?"
+        lines = [f"{weeks} weeks have {_eq(rng, weeks, '*', 7, weeks * 7)} days.",
+                 f"So {pron} collects {_eq(rng, weeks * 7, '*', a, r)} {item} in that time."]
+    return prompt, lines, r
+
+
 def warmup_corpus(n: int, seed: int = 0) -> list[tuple[str, str]]:
     """`n` (prompt, response) pairs of correct worked solutions, each with a <think> block."""
     rng = random.Random(f"warmup-corpus/{seed}")
     out = []
     for _ in range(n):
         kind = rng.random()
-        if kind < 0.12:
+        if kind < STORY_SHARE:
+            prompt, lines, r = _story(rng)
+            final = rng.choice(CLOSE).format(r=r)
+        elif (kind := (kind - STORY_SHARE) / (1 - STORY_SHARE)) < 0.12:
             prompt, lines, final = _prime(rng)
         else:
             op, a, b, r, lines = (_add_sub if kind < 0.7 else _multiply if kind < 0.88 else _divide)(rng)

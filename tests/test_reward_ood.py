@@ -1,7 +1,8 @@
 """The default reward model on reasoning it was not trained on (slow: trains the default model once, ~1 min).
 
 The solutions here are word problems in wording the kit's generators never use: 24 written by hand
-(data/word_problems.jsonl) and 36 from the templates below. Every equation in them is checked
+(data/word_problems.jsonl) and 36 from the templates below (their story style is also in the body's warm-up
+corpus, generate/corpus.py; the hand-written ones are not). Every equation in them is checked
 first, so "correct thinking" is a fact, not a hope. The lesson the kit teaches must hold on them:
 taking the correct thinking out of a response must not raise its reward.
 """

@@ -43,13 +43,13 @@ def plot_history(history, save=None):
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     better = {"loss": "Bradley-Terry loss (lower is better)", "accuracy": "pairwise accuracy (higher is better)",
-              "margin": "mean margin chosen - rejected (higher is better)"}
+              "margin": "mean margin (higher is better)"}
     for ax, key in zip(axes, ("loss", "accuracy", "margin")):
         for prefix, style in (("", "-"), ("eval_", "o--")):
             pts = [(h["step"], h[prefix + key]) for h in history if prefix + key in h]
             if pts:
                 ax.plot(*zip(*pts), style, label="eval (test split)" if prefix else "train (running)")
-        ax.set(title=better[key], xlabel="step", ylabel=key)
+        ax.set(title=better[key], xlabel="step", ylabel="chosen - rejected" if key == "margin" else key)
         ax.legend()
     return _finish(fig, save)
 

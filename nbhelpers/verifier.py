@@ -95,9 +95,11 @@ def _split_positions(ids, start, digits, cut) -> tuple[list[int], list[int]]:
     positions = [j for j in range(start, len(ids)) if ids[j] in digits]
     thinking = [j for j in positions if cut is not None and j < cut]
     answer = [j for j in positions if cut is None or j >= cut]
-    last = answer[-1:] if answer else []
-    while answer and len(last) < len(answer) and answer[-len(last) - 1] == last[0] - 1:
-        last.insert(0, answer[-len(last) - 1])   # extend the last run of consecutive digit tokens backwards
+    last = answer[-1:]
+    for j in reversed(answer[:-1]):   # the last number: the run of consecutive digit tokens at the end
+        if j != last[0] - 1:
+            break
+        last.insert(0, j)
     return thinking, last
 
 

@@ -4,6 +4,7 @@ pytest's default import mode puts tests/ on sys.path; the programs in tests/prog
 """
 import json
 import random
+import re
 
 from nbhelpers.data import Pair
 
@@ -25,3 +26,19 @@ def make_pairs(n=48, seed=0):
 def write_jsonl(path, rows):
     """Write rows (dicts or pairs) to a JSONL file, one object per line."""
     path.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+
+OPS = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "x": lambda x, y: x * y,
+       "/": lambda x, y: x / y}
+# "x op y = s" and "x op y op z = s", with or without spaces, "x" for times, "$" before the result
+EQUATION = re.compile(r"(\d+) ?([-+*/x]) ?(\d+)(?: ([-+]) (\d+))? ?= ?\$?(\d+)")
+
+
+def equation_checks(text):
+    """(equation, is it right) for every equation written in `text`."""
+    out = []
+    for m in EQUATION.finditer(text):
+        x, op, y, op2, z, s = m.groups()
+        value = OPS[op](int(x), int(y))
+        out.append((m[0], (OPS[op2](value, int(z)) if op2 else value) == int(s)))
+    return out

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from helpers import OPS, equation_checks
 from nbhelpers.generate import corpus, datagen
 
 ROOT = Path(__file__).resolve().parents[1]
-OPS = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}
 
 
 def _fact_patterns():
@@ -25,8 +25,6 @@ def _fact_patterns():
 
 
 PATTERNS = _fact_patterns()
-# the equations inside story sentences ("Tom buys 4 * 12 = 48 pencils.", "11-2=9", "49 + 6 - 8 = 47", "$")
-EQUATION = re.compile(r"(\d+) ?([-+*/x]) ?(\d+)(?: ([-+]) (\d+))? ?= ?\$?(\d+)")
 
 
 def checked_facts(text: str) -> list[tuple[str, bool]]:
@@ -39,11 +37,8 @@ def checked_facts(text: str) -> list[tuple[str, bool]]:
                 x = sum(int(v) for v in m["x"].split(" + "))
                 out.append((line, OPS[op](x, int(m["y"])) == int(m["s"])))
                 break
-        else:
-            for x, op, y, op2, z, s in EQUATION.findall(line):
-                value = OPS[op.replace("x", "*")](int(x), int(y))
-                value = OPS[op2](value, int(z)) if op2 else value
-                out.append((line, value == int(s)))
+        else:   # the equations inside story sentences ("Tom buys 4 * 12 = 48 pencils.", "11-2=9", "$")
+            out += [(line, ok) for _, ok in equation_checks(line)]
     return out
 
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import json
 import random
-import re
 from pathlib import Path
 
 import pytest
 
+from helpers import equation_checks
 from nbhelpers.data import load_pairs
 from nbhelpers.evaluation import thinking_removal
 from nbhelpers.paths import TRAIN_FILE
@@ -70,7 +70,6 @@ TEMPLATES = (
     ("A train has {a} carriages with {b} seats each; {c} seats are empty. How many passengers are seated?",
      ["The train has {a} * {b} = {ab} seats.", "{ab} - {c} = {r} seats are taken."], "{r} passengers are seated.", _rolls),
 )
-EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)")
 
 
 def templated(n_per_template: int = 6, seed: int = 7) -> list[dict]:
@@ -91,8 +90,7 @@ def solutions() -> list[dict]:
 
 
 def equation_errors(text: str) -> list[str]:
-    ops = {"+": lambda x, y: x + y, "-": lambda x, y: x - y, "*": lambda x, y: x * y, "/": lambda x, y: x / y}
-    return [m[0] for m in EQUATION.finditer(text) if ops[m[2]](int(m[1]), int(m[3])) != int(m[4])]
+    return [equation for equation, ok in equation_checks(text) if not ok]
 
 
 def test_every_solution_is_correct():
@@ -100,7 +98,7 @@ def test_every_solution_is_correct():
     assert len(rows) == 60
     for row in rows:
         assert equation_errors(row["response"]) == [], row
-        assert "</think>" in row["response"] and len(EQUATION.findall(row["response"])) >= 1, row
+        assert "</think>" in row["response"] and len(equation_checks(row["response"])) >= 1, row
     assert equation_errors("3 * 4 = 13, 8 / 2 = 4") == ["3 * 4 = 13"]    # the checker can fail
 
 

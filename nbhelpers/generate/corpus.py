@@ -148,7 +148,7 @@ NAMES = (("Tom", "he"), ("Mia", "she"), ("Sam", "he"), ("Lena", "she"), ("Omar",
          ("Ben", "he"), ("Zoe", "she"), ("Raj", "he"), ("Nora", "she"))
 ITEMS = ("apples", "pencils", "stamps", "cookies", "marbles", "books", "shells", "cards", "eggs", "coins",
          "bottles", "flowers", "tickets", "boxes", "bricks")
-EQ = ("{x} {op} {y} = {s}", "{x}{op}{y}={s}", "{x} {op} {y} = {s}")
+EQ = ("{x} {op} {y} = {s}", "{x}{op}{y}={s}", "{x} {op} {y} = {s}")   # spaced twice as often as not
 
 
 def _eq(rng, x, op, y, s, money=False):

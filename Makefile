@@ -48,7 +48,7 @@ test: venv profiles
 test-fast: venv profiles
 	$(PY) -m pytest -q -m "not slow" tests
 
-# Rebuild the shipped tiny body (nbhelpers/weights/tiny_qwen3.safetensors) from scratch: ~15-20 min on 2 cores.
+# Rebuild the shipped tiny body (nbhelpers/weights/tiny_qwen3.safetensors) from scratch: ~30 min on 2 cores.
 body: venv
 	$(PY) -m nbhelpers body --rebuild
 

@@ -30,7 +30,7 @@ from .profiles import Profile
 from .tokenizer import qwen3_tokenizer
 from .warmup import VOCAB_ATTR, trained_vocab, untied_state, warm_up_lm
 
-TINY_BODY_VERSION = 4   # bump when the body or its corpus changes (invalidates caches and the shipped file)
+TINY_BODY_VERSION = 5   # bump when the body or its corpus changes (invalidates caches and the shipped file)
 SHIPPED_BODY = Path(__file__).with_name("weights") / "tiny_qwen3.safetensors"
 VOCAB_KEY, ROWS_KEY = VOCAB_ATTR, "warmup_rows"   # ids of the trained embedding rows, and the rows
 

@@ -1,9 +1,12 @@
 """Command line: `python -m nbhelpers COMMAND`, the same functions the notebooks call.
 
-    validate FILE.jsonl
-    train --data TRAIN.jsonl [--eval-data EVAL.jsonl] --out DIR [--profile NAME] [--epochs N] [--resume]
-    score --model DIR --data FILE.jsonl [--out OUT.jsonl]
-    evaluate --model DIR --data FILE.jsonl [--json]
+    validate FILE
+    train --data TRAIN [--eval-data EVAL | --test-fraction 0.1] --out DIR [--profile NAME] [--epochs N] [--resume]
+    score --model DIR --data FILE [--out OUT.jsonl]
+    evaluate --model DIR --data FILE [--json]
+
+FILE is your data as .jsonl, .json, .csv/.tsv, .parquet (optionally .gz) or a `save_to_disk` folder; map your
+columns with --prompt-field/--chosen-field/--rejected-field (--response-field for score), sample with --max-pairs.
     memory [--profile qwen3-4b-thinking] [--batch 2 --seq 1024]   (an ESTIMATE, no GPU needed)
     body [--rebuild]      the tiny profile's pretrained body: ready it in the cache, or rebuild the shipped file
     datagen [--out data/thinking_prefs] [--seed 1234] [--n-train 500] [--n-test 40]   regenerate the shipped pairs
@@ -15,14 +18,27 @@ import json
 import os
 import sys
 
-from .data import DataError, load_pairs, validate
+from .data import DataError, load_pairs, sample_pairs, split_pairs, validate
 from .profiles import Profile, get_profile
 
 
-def _validated(source, responses=False):
+FIELDS = ("prompt", "chosen", "rejected", "response")
+
+
+def _fields(args) -> dict:
+    """The column mapping given by --prompt-field etc."""
+    return {f: getattr(args, f"{f}_field") for f in FIELDS if getattr(args, f"{f}_field", None)}
+
+
+def _pairs(args, source):
+    """The pairs of `source` (columns mapped, --max-pairs sampled with --seed); DataError on bad data."""
+    return sample_pairs(load_pairs(source, _fields(args), args.skip_invalid), args.max_pairs, args.seed)
+
+
+def _validated(source, responses=False, fields=None):
     """validate(), with warnings on stderr and one `FILE:LINE: FIELD: message` line per error on stdout;
     the rows, or None if there were errors."""
-    rows, errors, warnings = validate(source, responses)
+    rows, errors, warnings = validate(source, responses, fields)
     for problem in warnings:
         print(f"warning: {problem}", file=sys.stderr)
     for problem in errors:
@@ -31,7 +47,7 @@ def _validated(source, responses=False):
 
 
 def cmd_validate(args) -> int:
-    pairs = _validated(args.file)
+    pairs = _validated(args.file, fields=_fields(args))
     if pairs is None:
         return 1
     cats = {}
@@ -51,8 +67,13 @@ def cmd_train(args) -> int:
         print("warning: `accelerate launch --cpu --num_processes N` starts ONE process (accelerate needs mpirun "
               "for multi-CPU). For N gloo processes on one CPU machine use `accelerate launch --config_file "
               "configs/cpu_2proc.yaml ...` or `accelerate launch --multi_gpu --num_processes N ...`.", file=sys.stderr)
-    train = load_pairs(args.data)
-    evals = load_pairs(args.eval_data) if args.eval_data else None
+    train = _pairs(args, args.data)
+    evals = _pairs(args, args.eval_data) if args.eval_data else None
+    if args.test_fraction and evals is None:
+        train, evals = split_pairs(train, args.test_fraction, args.seed)
+        print(f"{args.data}: {len(train)} pairs to train on, {len(evals)} held out (--test-fraction {args.test_fraction})")
+    elif args.test_fraction:
+        raise ValueError("--test-fraction splits --data when there is no --eval-data; give one of the two")
     settings = dict(parse_setting(s) for s in args.set)
     if args.warm_up_on_data:
         settings["warmup_own_steps"] = args.warm_up_on_data
@@ -65,7 +86,16 @@ def cmd_train(args) -> int:
                                 resume=args.resume, truncate=args.truncate, overwrite=args.overwrite, seed=args.seed)
     if result.out:
         print(f"saved reward model to {result.out} ({result.seconds:.1f} s of training)")
+        if args.test_fraction and evals:
+            from .files import atomic_write_text
+
+            atomic_write_text(result.out / HELD_OUT, "".join(json.dumps(dict(p)) + "\n" for p in evals))
+            print(f"held-out pairs: {result.out / HELD_OUT} (python -m nbhelpers evaluate --model {result.out} "
+                  f"--data {result.out / HELD_OUT})")
     return 0
+
+
+HELD_OUT = "heldout.jsonl"   # the pairs --test-fraction held out, saved in the model folder
 
 
 def parse_setting(text: str):
@@ -85,7 +115,7 @@ def _scorer(folder):
 
 
 def cmd_score(args) -> int:
-    rows = _validated(args.data, responses=True)
+    rows = _validated(args.data, responses=True, fields=_fields(args))
     if rows is None:
         return 1
     if args.out and os.path.realpath(args.out) == os.path.realpath(args.data):
@@ -117,8 +147,12 @@ def cmd_score(args) -> int:
 def cmd_evaluate(args) -> int:
     from .evaluation import evaluate_pairs
 
-    pairs = load_pairs(args.data)
-    report = evaluate_pairs(_scorer(args.model), pairs)
+    pairs = _pairs(args, args.data)
+    scorer = _scorer(args.model)
+    report = evaluate_pairs(scorer, pairs)
+    if scorer.last_stats.get("cut"):
+        print(f"note: {scorer.last_stats['cut']} texts longer than max_length {scorer.max_length} were cut (oldest "
+              "turns first, then the start of the text)", file=sys.stderr)
     summary = {k: v for k, v in report.items() if k not in ("margins", "rewards")}
     if args.json:
         print(json.dumps(summary))
@@ -162,11 +196,22 @@ def cmd_datagen(args) -> int:
     return 0
 
 
+def _data_options(p, responses: bool = False, sample: bool = True) -> None:
+    group = p.add_argument_group("your own data")
+    for field in FIELDS if responses else FIELDS[:3]:
+        group.add_argument(f"--{field}-field", metavar="COLUMN", help=f"the column that holds {field} (default: {field})")
+    if sample:
+        group.add_argument("--max-pairs", type=int, metavar="N", help="use a seeded random sample of N pairs (--seed)")
+        group.add_argument("--skip-invalid", action="store_true",
+                           help="leave out the rows validation rejects (each is printed) instead of stopping")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m nbhelpers", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("validate", help="check a JSONL file of preference pairs")
+    p = sub.add_parser("validate", help="check a file of preference pairs")
     p.add_argument("file")
+    _data_options(p, sample=False)
     p.set_defaults(func=cmd_validate)
     p = sub.add_parser("train", help="train a reward model")
     p.add_argument("--data", required=True)
@@ -185,16 +230,23 @@ def build_parser() -> argparse.ArgumentParser:
                         "STEPS causal-LM steps (its cost is measured and printed before it starts; cached)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a profile field, e.g. --set max_length=512 --set learning_rate=5e-4")
+    p.add_argument("--test-fraction", type=float, default=0.0, metavar="F",
+                   help=f"without --eval-data: hold out this share of --data (seeded, per category), evaluate on it "
+                        f"and save it as {HELD_OUT} in --out")
+    _data_options(p)
     p.set_defaults(func=cmd_train)
     p = sub.add_parser("score", help="score pairs or prompt/response rows")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--out")
+    _data_options(p, responses=True, sample=False)
     p.set_defaults(func=cmd_score)
     p = sub.add_parser("evaluate", help="pairwise accuracy overall and per category")
     p.add_argument("--model", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=int, default=0, help="of the --max-pairs sample")
+    _data_options(p)
     p.set_defaults(func=cmd_evaluate)
     p = sub.add_parser("memory", help="ESTIMATE of GPU training memory for a profile (Qwen3-4B shapes)")
     p.add_argument("--profile", default="qwen3-4b-thinking")
@@ -202,7 +254,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seq", type=int)
     p.set_defaults(func=cmd_memory)
     p = sub.add_parser("body", help="the tiny profile's pretrained body: load it into the cache (seconds), or --rebuild "
-                                    "the shipped file from scratch (~14 min on 2 cores)")
+                                    "the shipped file from scratch (~30 min on 2 cores)")
     p.add_argument("--rebuild", action="store_true", help="pretrain from scratch and rewrite nbhelpers/weights/")
     p.set_defaults(func=cmd_body)
     p = sub.add_parser("datagen", help="regenerate the preference data (train, test, test_range); the defaults "

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 
-from .formatting import as_text, prompt_text
+from .formatting import as_text
 from .thinking import has_closed_thinking
 
 
@@ -20,8 +20,8 @@ def make_reward_fn(scorer, fallback: float = 0.0):
     reward (head, verifier term, normalizer, clip), the same for a RewardScorer and an EnsembleScorer.
     For a normalized or clipped reward pass e.g. `scorer.replace(normalizer=norm, clip=3.0)`.
 
-    Accepts plain or conversational prompts/completions; never returns NaN/inf (non-finite
-    rewards become `fallback`).
+    Accepts plain or conversational prompts/completions (a conversation is scored with every turn);
+    never returns NaN/inf (non-finite rewards become `fallback`).
     """
     if not hasattr(scorer, "score_batch"):
         raise TypeError(f"make_reward_fn needs a scorer with score_batch(), got {type(scorer).__name__}; "
@@ -35,7 +35,7 @@ def make_reward_fn(scorer, fallback: float = 0.0):
             prompts = [""] * len(texts)
         if len(prompts) != len(texts):
             raise ValueError(f"got {len(prompts)} prompts for {len(texts)} completions; they must match.")
-        rewards = scorer.score_batch([prompt_text(p) for p in prompts], texts)
+        rewards = scorer.score_batch(list(prompts), texts)   # conversations keep every turn
         return [float(r) if math.isfinite(r) else fallback for r in rewards]
 
     reward_fn.__name__ = "reward_model"

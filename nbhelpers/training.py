@@ -8,6 +8,7 @@ scoring see identical tokens. Pairs longer than `max_length` are reported before
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .data import DataError, Problem, too_long
-from .formatting import encode
+from .formatting import encode, render
 from .device import compute_dtype, optimizer_for, trainer_precision
 from .modeling import count_parameters, is_quantized, load_for_training, save_reward_model
 from .profiles import Profile, get_profile
@@ -27,8 +28,9 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, 
                    source: str = "<pairs>"):
     """A `datasets.Dataset` with chosen_ids / rejected_ids (and margin if every pair has one).
 
-    Raises DataError naming every pair longer than max_length unless truncate=True (then the
-    last max_length tokens are kept, as every scorer does).
+    Raises DataError naming every pair longer than max_length unless truncate=True; then each is cut by
+    the kit's rule (`formatting.render`: oldest turns first, then the start of the text), and what was
+    cut is printed.
     """
     from datasets import Dataset
 
@@ -41,9 +43,17 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, 
                                      "shorten it, raise max_length, or pass truncate=True (--truncate)")
                              for row in long])
     rows = {"chosen_ids": [], "rejected_ids": []}
+    dropped = cut = 0
     for pair in pairs:
-        for side in ("chosen", "rejected"):
-            rows[f"{side}_ids"].append(encode(tokenizer, pair["prompt"], pair[side], pair.get("system"), max_length))
+        seen = [render(tokenizer, pair["prompt"], pair[side], max_length) for side in ("chosen", "rejected")]
+        rows["chosen_ids"].append(seen[0].ids)
+        rows["rejected_ids"].append(seen[1].ids)
+        dropped += any(s.dropped_turns for s in seen)
+        cut += any(s.cut_tokens for s in seen)
+    if dropped or cut:
+        print(f"note: {source}: cut to max_length {max_length} tokens, keeping the response and the latest turns: "
+              f"earliest turns left out in {dropped} pairs; the start of the text cut in {cut} pairs "
+              "(their last user turn and response alone are longer)", file=sys.stderr)
     if pairs and all("margin" in p for p in pairs):
         rows["margin"] = [float(p["margin"]) for p in pairs]
     # a batch is padded to its longest chosen or rejected text: the length RewardConfig groups by

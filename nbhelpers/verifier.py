@@ -34,7 +34,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from .formatting import encode, format_text, keep_last, pad_right
+from .formatting import pad_right, render
 from .thinking import THINK_END
 
 DIGITS = "0123456789"
@@ -70,15 +70,6 @@ def supports_verifier(model, tokenizer) -> bool:
             and getattr(tokenizer, "is_fast", False) and digit_ids(tokenizer) is not None)
 
 
-def _header_length(tokenizer) -> int:
-    empty = encode(tokenizer, "", "")
-    probe = encode(tokenizer, "", "x")
-    common = 0
-    while common < min(len(empty), len(probe)) and empty[common] == probe[common]:
-        common += 1
-    return common
-
-
 def _answer_start(text: str, offsets, start: int) -> int | None:
     """Index of the first token after the response's last `</think>` (found in the text, so it also works where
     `</think>` is several tokens), or None if the response has none."""
@@ -107,23 +98,18 @@ def _split_positions(ids, start, digits, cut) -> tuple[list[int], list[int]]:
 def digit_credits(model, tokenizer, prompts, responses, max_length: int | None = None,
                   batch_size: int = BATCH_SIZE) -> list[tuple[float, float]]:
     """(thinking credit, answer credit) of each response given its prompt (see the module doc); a part
-    without digits gets 0. Texts longer than max_length keep their last max_length tokens, as the head sees them."""
+    without digits gets 0. Texts longer than max_length are cut as the head sees them (formatting.render)."""
     body, embeddings, disable = _body_and_embeddings(model)
     digits = digit_ids(tokenizer)
     if digits is None:
         raise ValueError("the verifier needs a tokenizer that writes numbers digit by digit")
     column = {token: k for k, token in enumerate(digits)}
     weight = embeddings[digits].float()
-    tail = len(encode(tokenizer, "", "")) - _header_length(tokenizer)   # end-of-turn tokens after a response
     items = []
     for p, r in zip(prompts, responses):
-        text = format_text(tokenizer, p, r)
-        full = tokenizer(text, return_offsets_mapping=True)
-        ids = keep_last(full["input_ids"], max_length)
-        cut = len(full["input_ids"]) - len(ids)
-        start = max(1, min(len(encode(tokenizer, p, "")) - tail - cut, len(ids) - 1))
-        answer = _answer_start(text, full["offset_mapping"][cut:], start)
-        items.append((ids, start, answer))
+        seen = render(tokenizer, p, r, max_length, offsets=True)
+        start = max(1, min(seen.response_start, len(seen.ids) - 1))
+        items.append((seen.ids, start, _answer_start(seen.text, seen.offsets, start)))
     order = sorted(range(len(items)), key=lambda i: len(items[i][0]))
     out = [(0.0, 0.0)] * len(items)
     with disable:

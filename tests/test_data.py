@@ -78,8 +78,8 @@ def test_good_conversational(tmp_path):
     pairs, errors, warnings = validate(write(tmp_path, row, no_system))
     assert errors == [] and warnings == []
     assert pairs == [
-        {"prompt": "2+2?", "chosen": "4", "rejected": "5", "system": "Be brief.",
-         "category": "math"},
+        {"prompt": [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}],
+         "chosen": "4", "rejected": "5", "category": "math"},
         {"prompt": "3+3?", "chosen": "6", "rejected": "7"},
     ]
 
@@ -93,14 +93,38 @@ def test_good_implicit_prompt(tmp_path):
     assert pairs == [{"prompt": "2+2?", "chosen": "4", "rejected": "5"}] and pairs[0].line == 1
 
 
-def test_multi_turn_prompt_keeps_last_user_message_with_warning(tmp_path):
-    row = {"prompt": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"},
-                      {"role": "user", "content": "2+2?"}],
-           "chosen": [{"role": "assistant", "content": "4"}],
-           "rejected": [{"role": "assistant", "content": "5"}]}
-    pairs, errors, warnings = validate(write(tmp_path, row))
-    assert errors == [] and pairs[0]["prompt"] == "2+2?"
-    assert [str(w) for w in warnings][0].startswith(f"{tmp_path / 'pairs.jsonl'}:1: prompt: multi-turn")
+def test_multi_turn_prompt_keeps_every_turn(tmp_path):
+    turns = [{"role": "user", "content": "Which is bigger, 7 or 9?"}, {"role": "assistant", "content": "9."},
+             {"role": "user", "content": "yep, and by how much?"}]
+    explicit = {"prompt": turns, "chosen": [{"role": "assistant", "content": "By 2."}],
+                "rejected": [{"role": "assistant", "content": "By 3."}]}
+    implicit = {"chosen": turns + [{"role": "assistant", "content": "2"}],       # UltraFeedback style
+                "rejected": turns + [{"role": "assistant", "content": "3"}]}
+    pairs, errors, warnings = validate(write(tmp_path, explicit, implicit))
+    assert errors == [] and warnings == []
+    assert pairs[0] == {"prompt": turns, "chosen": "By 2.", "rejected": "By 3."}
+    assert pairs[1] == {"prompt": turns, "chosen": "2", "rejected": "3"}
+
+
+def test_validated_pairs_read_back_unchanged(tmp_path):
+    """What the kit writes (e.g. the held-out split of --test-fraction) it reads back: a conversation prompt
+    with plain-string replies."""
+    turns = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"},
+             {"role": "assistant", "content": "Hello."}, {"role": "user", "content": "yep"}]
+    rows = [{"prompt": turns, "chosen": "Good.", "rejected": "Bad.", "id": 1}, {"prompt": "2+2?", "chosen": "4", "rejected": "5"}]
+    first, errors, _ = validate(rows)
+    again, errors_again, _ = validate(write(tmp_path, *[dict(p) for p in first]))
+    assert errors == errors_again == [] and again == first == rows
+
+
+def test_system_field_joins_the_prompt(tmp_path):
+    row = {"prompt": "2+2?", "chosen": "4", "rejected": "5", "system": "Be brief."}
+    empty_system = {"prompt": [{"role": "system", "content": " "}, {"role": "user", "content": "3+3?"}],
+                    "chosen": [{"role": "assistant", "content": "6"}], "rejected": [{"role": "assistant", "content": "7"}]}
+    pairs, errors, _ = validate(write(tmp_path, row, empty_system))
+    assert errors == []
+    assert pairs[0]["prompt"] == [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "2+2?"}]
+    assert pairs[1]["prompt"] == "3+3?" and "system" not in pairs[0]
 
 
 def test_list_source():
@@ -312,7 +336,6 @@ A5 = {"role": "assistant", "content": "5"}
 
 
 @pytest.mark.parametrize("row,prefix", [
-    ({"prompt": [U], "chosen": "4", "rejected": [A5]}, "chosen: is a string but"),
     ({"prompt": "2+2?", "chosen": [A4], "rejected": [A5]}, "prompt: is a string but"),
     ({"prompt": [U], "chosen": {"role": "assistant", "content": "4"}, "rejected": [A5]},
      "chosen: is an object; expected a string or a list of messages"),
@@ -369,10 +392,10 @@ def test_same_validator_for_list_and_file(tmp_path):
 
 
 def test_unexpected_exception_becomes_a_problem():
-    class Weird(dict):
-        def get(self, *a):
+    class Bad(float):   # a margin whose float() raises: not a data problem the validator knows
+        def __float__(self):
             raise RuntimeError("boom")
-    errors = errors_of([GOOD, Weird(GOOD)])
+    errors = errors_of([GOOD, {**GOOD, "margin": Bad(1.0)}])
     assert errors == ["<list>:2: row: could not check this row (RuntimeError: boom)"]
 
 

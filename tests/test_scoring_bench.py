@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from nbhelpers.formatting import Rendered
 from nbhelpers.modeling import load_for_training
 from nbhelpers.scoring import RewardScorer
 
@@ -49,8 +50,8 @@ class SumModel(torch.nn.Module):
 
 
 class IdsScorer(RewardScorer):
-    def encode(self, prompt, response, system=None):
-        return list(response)
+    def render(self, prompt, response):
+        return Rendered(text="", ids=list(response))
 
 
 def test_padding_stats_and_order_on_hand_made_case():
@@ -62,7 +63,7 @@ def test_padding_stats_and_order_on_hand_made_case():
     assert rewards == [2.0, 10.0, 9.0, 16.0]                       # caller's order
     # sorted lengths 2,3 | 4 | 5 (2x4 and 2x5 exceed the budget of 8 tokens)
     assert model.shapes == [(2, 3), (1, 4), (1, 5)]
-    assert scorer.last_stats == {"real_tokens": 14, "processed_tokens": 15, "batches": 3}
+    assert scorer.last_stats == {"real_tokens": 14, "processed_tokens": 15, "batches": 3, "cut": 0}
 
 
 @pytest.mark.slow

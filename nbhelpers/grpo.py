@@ -147,6 +147,41 @@ def run_rloo(model, tokenizer, reward_funcs, dataset, output_dir, max_steps: int
                    num_generations, max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config)
 
 
+def trl_model_path_rewards(model_dir, prompts, completions, output_dir) -> dict:
+    """The rewards TRL computes when handed the saved reward-model folder itself,
+    `GRPOTrainer(reward_funcs=FOLDER, reward_processing_classes=TOKENIZER)`, beside the kit's reward function.
+
+    TRL loads the folder with `AutoModelForSequenceClassification`, renders prompt + completion by its own
+    rules (the chat template for conversational prompts, plain `prompt + completion` otherwise), pads right,
+    never truncates, and reads `logits[:, 0]`: the head alone, with no verifier term and no normalizer.
+    Runs TRL's own reward computation (`GRPOTrainer._calculate_rewards`, no training; the folder's body is the
+    stand-in policy). Returns {"conversational" | "plain": {"trl model path", "kit head only", "kit reward"}: rewards}.
+    """
+    from trl import GRPOConfig, GRPOTrainer
+
+    from .device import trainer_precision
+    from .scoring import RewardScorer
+
+    scorer = RewardScorer.from_folder(model_dir)
+    policy, tokenizer = load_policy(model_dir, device="cpu")
+    names = ("trl model path", "kit head only", "kit reward")
+    args = GRPOConfig(output_dir=str(output_dir), report_to="none", num_generations=2, per_device_train_batch_size=2,
+                      max_steps=1, **trainer_precision("cpu"))
+    trainer = GRPOTrainer(model=policy, args=args, processing_class=tokenizer,
+                          reward_funcs=[str(model_dir), make_reward_fn(scorer.head_only()), make_reward_fn(scorer)],
+                          reward_processing_classes=[scorer.tokenizer, None, None],
+                          train_dataset=prompt_dataset(list(prompts)[:2]))
+    out = {}
+    for form in ("conversational", "plain"):
+        chat = form == "conversational"
+        ps = [[{"role": "user", "content": p}] if chat else p for p in prompts]
+        cs = [[{"role": "assistant", "content": c}] if chat else c for c in completions]
+        ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions]
+        rewards = trainer._calculate_rewards([{"prompt": p} for p in ps], ps, cs, ids).cpu()
+        out[form] = {name: rewards[:, i].tolist() for i, name in enumerate(names)}
+    return out
+
+
 def reward_table(log_history) -> list[dict]:
     """The reward columns of a TRL log history (or trainer): one row per logged training step with
     `step`, `reward`, `reward_std` and each reward function's `rewards/NAME/mean` and `/std`."""

@@ -163,3 +163,22 @@ def test_one_definition_of_the_reward(scorer):
     assert scorer.part == "both"                          # the original is unchanged
     with pytest.raises(TypeError, match="replace"):
         scorer.replace(temperature=2)
+
+
+@pytest.mark.slow
+def test_trls_own_model_path_reads_the_head_alone(tiny_profile, tmp_path):
+    """GRPOTrainer(reward_funcs=FOLDER) loads the kit's folder and, for conversational prompts, computes exactly the
+    kit's head-only reward; it has no verifier term, and for plain-text prompts no chat template."""
+    from nbhelpers.modeling import save_reward_model
+
+    torch.manual_seed(0)
+    model, tokenizer = load_for_training(tiny_profile, [], device="cpu")
+    folder = tmp_path / "rm"
+    save_reward_model(model, tokenizer, tiny_profile, folder,
+                      meta={"verifier": {"head_weight": 1.0, "thinking_weight": 2.0, "answer_weight": 3.0}})
+    got = grpo.trl_model_path_rewards(folder, [PROMPT] * 3, TEXTS[:3], tmp_path / "grpo")
+    chat, plain = got["conversational"], got["plain"]
+    assert chat["trl model path"] == pytest.approx(chat["kit head only"], abs=1e-4)
+    assert chat["kit reward"] != pytest.approx(chat["kit head only"], abs=1e-3)      # the verifier term
+    assert plain["kit head only"] == pytest.approx(chat["kit head only"], abs=1e-5)  # the kit templates plain prompts
+    assert plain["trl model path"] != pytest.approx(chat["trl model path"], abs=1e-3)  # TRL concatenates them raw

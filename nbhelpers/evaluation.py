@@ -7,9 +7,14 @@ from collections import defaultdict
 from .thinking import select_part
 
 
+TIE = 1e-6   # |margin| below this: the two responses got the same reward (e.g. the scored part is identical)
+
+
 def _summary(margins: list[float]) -> dict:
+    """n, accuracy (margin > 0; a tie is not a win), share of ties, mean margin."""
     n = len(margins)
-    return {"n": n, "accuracy": sum(m > 0 for m in margins) / n if n else float("nan"),
+    return {"n": n, "accuracy": sum(m > TIE for m in margins) / n if n else float("nan"),
+            "ties": sum(abs(m) <= TIE for m in margins) / n if n else float("nan"),
             "mean_margin": sum(margins) / n if n else float("nan")}
 
 

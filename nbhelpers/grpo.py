@@ -157,6 +157,7 @@ def trl_model_path_rewards(model_dir, prompts, completions, output_dir) -> dict:
     Runs TRL's own reward computation (`GRPOTrainer._calculate_rewards`, no training; the folder's body is the
     stand-in policy). Returns {"conversational" | "plain": {"trl model path", "kit head only", "kit reward"}: rewards}.
     """
+    from transformers.utils import logging as hf_logging
     from trl import GRPOConfig, GRPOTrainer
 
     from .device import trainer_precision
@@ -167,10 +168,15 @@ def trl_model_path_rewards(model_dir, prompts, completions, output_dir) -> dict:
     names = ("trl model path", "kit head only", "kit reward")
     args = GRPOConfig(output_dir=str(output_dir), report_to="none", num_generations=2, per_device_train_batch_size=2,
                       max_steps=1, **trainer_precision("cpu"))
-    trainer = GRPOTrainer(model=policy, args=args, processing_class=tokenizer,
-                          reward_funcs=[str(model_dir), make_reward_fn(scorer.head_only()), make_reward_fn(scorer)],
-                          reward_processing_classes=[scorer.tokenizer, None, None],
-                          train_dataset=prompt_dataset(list(prompts)[:2]))
+    level = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()   # its load report calls the head MISSING: true of the base, before the adapter
+    try:
+        trainer = GRPOTrainer(model=policy, args=args, processing_class=tokenizer,
+                              reward_funcs=[str(model_dir), make_reward_fn(scorer.head_only()), make_reward_fn(scorer)],
+                              reward_processing_classes=[scorer.tokenizer, None, None],
+                              train_dataset=prompt_dataset(list(prompts)[:2]))
+    finally:
+        hf_logging.set_verbosity(level)
     out = {}
     for form in ("conversational", "plain"):
         chat = form == "conversational"

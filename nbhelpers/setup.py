@@ -73,6 +73,20 @@ def text_progress() -> None:
         trainer.DEFAULT_PROGRESS_CALLBACK = ProgressCallback
 
 
+def one_bar(trainer) -> None:
+    """Replace a Trainer's text ProgressCallback by one without the nested evaluation bar: in a notebook
+    or a log, a second bar under the first is drawn with cursor-up codes (`\\x1b[A`) that text output
+    cannot follow, leaving dozens of half-lines. The training bar and the logged metrics stay."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class TrainingBarOnly(ProgressCallback):
+        def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+            pass
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(TrainingBarOnly)
+
+
 def progress(iterable=None, **kw):
     """A plain-text tqdm bar for our own loops."""
     from tqdm.std import tqdm
@@ -99,8 +113,10 @@ def _quiet() -> None:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # fork warning from tokenizers
     # Trainer on a CPU-only machine: "'pin_memory' argument is set as true but no accelerator..."
     warnings.filterwarnings("ignore", message=".*'pin_memory' argument is set as true")
-    # TRL's configs set the deprecated TrainingArguments.gradient_checkpointing themselves
+    # TRL's configs set the deprecated TrainingArguments.gradient_checkpointing themselves, and loading a PEFT
+    # adapter reads the deprecated PreTrainedModel.is_gradient_checkpointing: nothing for a reader to change
     warnings.filterwarnings("ignore", message="`gradient_checkpointing` is deprecated", category=FutureWarning)
+    warnings.filterwarnings("ignore", message="`is_gradient_checkpointing` is deprecated", category=FutureWarning)
     # bitsandbytes on CPU, at import: "Failed to load CPU gemm_4bit_forward ..." (it still works)
     logging.getLogger("bitsandbytes.backends.cpu.ops").setLevel(logging.ERROR)
 

@@ -21,6 +21,7 @@ from .device import compute_dtype, optimizer_for, trainer_precision
 from .modeling import count_parameters, is_quantized, load_for_training, save_reward_model
 from .profiles import Profile, get_profile
 from .scoring import VERIFIER_FIT_PAIRS, RewardScorer
+from .setup import one_bar
 from .verifier import supports_verifier
 
 
@@ -139,6 +140,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     history: list[dict] = []
     trainer = RewardTrainer(model=model, args=args, train_dataset=train_ds, eval_dataset=eval_ds,
                             processing_class=tokenizer, callbacks=[_history_callback(history), *callbacks])
+    one_bar(trainer)
     if quantized and compute_dtype(device, profile.dtype) == torch.float32:
         # TRL casts QLoRA adapter weights to bf16; with float32 compute (CPU) that mismatches the
         # activations and bf16 is ~35x slower here, so keep trainable weights in float32.

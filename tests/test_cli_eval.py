@@ -70,8 +70,9 @@ def test_evaluate_pairs_on_a_hand_made_case():
     ]
     report = evaluate_pairs(FakeScorer(), pairs)
     assert report["n"] == 4 and report["accuracy"] == 0.5 and report["mean_margin"] == 0.5
-    assert report["by_category"]["a"] == {"n": 2, "accuracy": 1.0, "mean_margin": 1.5}
-    assert report["by_category"]["b"] == {"n": 2, "accuracy": 0.0, "mean_margin": -0.5}
+    assert report["by_category"]["a"] == {"n": 2, "accuracy": 1.0, "ties": 0.0, "mean_margin": 1.5}
+    assert report["by_category"]["b"] == {"n": 2, "accuracy": 0.0, "ties": 0.5, "mean_margin": -0.5}
+    assert report["ties"] == 0.25
     assert report["accuracy_rejected_longer"] == 0.5   # pairs 2 (right) and 3 ("good" > "meh") have longer rejected
     assert report["margins"] == [2, 1, -1, 0]
     assert math.isclose(correlation([1, 2, 3], [2, 4, 6]), 1.0)

@@ -194,3 +194,22 @@ def test_nbval_skips_shutdown_cell(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Cell 1 SKIPPED" in r.stdout and "1 passed, 1 skipped" in r.stdout
+
+
+def test_one_bar_keeps_the_training_bar_and_drops_the_nested_evaluation_bar(tmp_path, capsys):
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import ProgressCallback
+
+    from nbhelpers.setup import one_bar
+
+    trainer = Trainer(model=torch.nn.Linear(2, 1), args=TrainingArguments(output_dir=str(tmp_path), report_to="none"))
+    one_bar(trainer)
+    bars = [c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback)]
+    assert len(bars) == 1 and type(bars[0]) is not ProgressCallback
+    state = type("State", (), {"is_world_process_zero": True})()
+    bars[0].on_prediction_step(trainer.args, state, None, eval_dataloader=[1, 2, 3])
+    assert bars[0].prediction_bar is None and "\x1b[A" not in capsys.readouterr().err
+    original = ProgressCallback()
+    original.on_prediction_step(trainer.args, state, None, eval_dataloader=[1, 2, 3])
+    assert original.prediction_bar is not None   # what it replaces draws a second bar
+    original.prediction_bar.close()

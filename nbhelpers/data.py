@@ -21,7 +21,7 @@ import numbers
 import random
 import sys
 
-from .sources import EXAMPLE, KNOWN, REQUIRED, ROLES, Problem, kind_of, field_label, read_rows
+from .sources import EXAMPLE, KNOWN, REQUIRED, ROLES, Problem, field_label, kind_of, read_rows
 
 
 class Pair(dict):

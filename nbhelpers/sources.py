@@ -27,11 +27,11 @@ import csv
 import gzip
 import io
 import json
+import numbers
 import os
 import re
 import zlib
 from collections.abc import Iterable
-import numbers
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -17,22 +17,14 @@ import argparse
 import json
 import platform
 import random
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from compare_profiles import run  # noqa: E402  (the same fresh-process runner, with peak memory)
 from nbhelpers.data import load_pairs  # noqa: E402
-
-def run(args) -> tuple[float, str]:
-    """(wall seconds, stdout) of `python -m nbhelpers ARGS` in a fresh process."""
-    start = time.time()
-    proc = subprocess.run([sys.executable, "-m", "nbhelpers", *args], capture_output=True, text=True, cwd=ROOT)
-    if proc.returncode:
-        sys.exit(f"nbhelpers {' '.join(args)} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}")
-    return time.time() - start, proc.stdout
 
 
 def main() -> None:
@@ -62,10 +54,10 @@ def main() -> None:
     for name in args.profiles:
         model = out / name
         settings = [s.split(":", 1)[1] for s in args.set if s.startswith(name + ":")]
-        train_s, _ = run(["train", "--data", str(files["train"]), "--out", str(model), "--profile", name,
+        train_s, _, _ = run(["train", "--data", str(files["train"]), "--out", str(model), "--profile", name,
                           "--truncate", "--overwrite",
                           *[a for s in settings for a in ("--set", s)]])
-        eval_s, stdout = run(["evaluate", "--model", str(model), "--data", str(files["test"]), "--json"])
+        eval_s, _, stdout = run(["evaluate", "--model", str(model), "--data", str(files["test"]), "--json"])
         report = json.loads(stdout.strip().splitlines()[-1])
         meta = json.loads((model / "nbhelpers.json").read_text())
         rows.append({"profile": name, "settings": settings, "train_pairs": args.train, "test_pairs": args.test,

@@ -4,12 +4,12 @@
     train --data TRAIN [--eval-data EVAL | --test-fraction 0.1] --out DIR [--profile NAME] [--epochs N] [--resume]
     score --model DIR --data FILE [--out OUT.jsonl]
     evaluate --model DIR --data FILE [--json]
-
-FILE is your data as .jsonl, .json, .csv/.tsv, .parquet (optionally .gz) or a `save_to_disk` folder; map your
-columns with --prompt-field/--chosen-field/--rejected-field (--response-field for score), sample with --max-pairs.
     memory [--profile qwen3-4b-thinking] [--batch 2 --seq 1024]   (an ESTIMATE, no GPU needed)
     body [--rebuild]      the tiny profile's pretrained body: ready it in the cache, or rebuild the shipped file
     datagen [--out data/thinking_prefs] [--seed 1234] [--n-train 500] [--n-test 40]   regenerate the shipped pairs
+
+FILE is your data as .jsonl, .json, .csv/.tsv, .parquet (optionally .gz) or a `save_to_disk` folder; map your
+columns with --prompt-field/--chosen-field/--rejected-field (--response-field for score), sample with --max-pairs.
 """
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ from .data import DataError, load_pairs, sample_pairs, split_pairs, validate
 from .profiles import Profile, get_profile
 
 
-FIELDS = ("prompt", "chosen", "rejected", "response")
+FIELDS = ("prompt", "chosen", "rejected", "response")   # fields a --FIELD-field option can map
+HELD_OUT = "heldout.jsonl"   # the pairs --test-fraction held out, saved in the model folder
 
 
 def _fields(args) -> dict:
@@ -93,9 +94,6 @@ def cmd_train(args) -> int:
             print(f"held-out pairs: {result.out / HELD_OUT} (python -m nbhelpers evaluate --model {result.out} "
                   f"--data {result.out / HELD_OUT})")
     return 0
-
-
-HELD_OUT = "heldout.jsonl"   # the pairs --test-fraction held out, saved in the model folder
 
 
 def parse_setting(text: str):

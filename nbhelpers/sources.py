@@ -44,6 +44,7 @@ _MAGIC = (
     (b"PAR1", "a Parquet file", "name it .parquet"),
 )
 _FORMATS = {".json": "JSON", ".csv": "CSV", ".tsv": "TSV", ".parquet": "Parquet"}  # else JSONL
+_MAP_FLAG = "map one with --{0}-field COLUMN"   # how a file user supplies a missing column {0}
 _ACCEPTED = ".jsonl, .json, .csv, .tsv or .parquet file (optionally .gz), a Dataset.save_to_disk folder"
 _TURN = re.compile(r"\n\n(Human|Assistant):")
 _ROLE = {"Human": "user", "Assistant": "assistant"}
@@ -247,7 +248,7 @@ def _folder_rows(path, name, errors, fields):
         errors.append(Problem(name, 0, "file", f"cannot load the saved dataset ({type(e).__name__}: {e})"))
         return []
     return _table_rows(name, "dataset", ds.column_names, enumerate(ds, start=1), errors, fields,
-                       "map one with --{0}-field COLUMN")
+                       _MAP_FLAG)
 
 
 def _parquet_rows(path, name, errors, fields):
@@ -260,7 +261,7 @@ def _parquet_rows(path, name, errors, fields):
     with table:
         rows = (row for batch in table.iter_batches() for row in batch.to_pylist())
         yield from _table_rows(name, "file", table.schema_arrow.names, enumerate(rows, start=1),
-                               errors, fields, "map one with --{0}-field COLUMN")
+                               errors, fields, _MAP_FLAG)
 
 
 def _read_bytes(path, name, kind, gz, errors):
@@ -423,4 +424,4 @@ def _csv_rows(data, name, kind, errors, warnings, fields):
                         pass  # the validator says it is not a number
             yield number, row
 
-    return _table_rows(name, "file", header, rows(), errors, fields, "map one with --{0}-field COLUMN")
+    return _table_rows(name, "file", header, rows(), errors, fields, _MAP_FLAG)

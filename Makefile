@@ -1,7 +1,8 @@
 # `make run`: build .venv if needed, ready the tiny profile's pretrained body (shipped with the kit:
 # seconds), execute the four notebooks headless with papermill on the offline `tiny` profile, showing
 # each cell and its output as it runs; executed copies and plots go to outputs/.
-# `make test`: unit + notebook tests (also installs the pretrained-profile wheels, which they test).
+# `make test`: unit + notebook tests, and the exercise solutions pass their checks (also installs the
+# pretrained-profile wheels, which the unit tests use).
 # `make test-fast`: the unit tests without the ones marked slow (subprocesses, kernels, notebooks), for the edit loop.
 PYTHON ?= python3
 VENV   := .venv
@@ -43,7 +44,7 @@ run: venv
 
 test: venv profiles
 	$(PY) -m pytest -q tests
-	$(PY) -m pytest -q --nbval-lax notebooks
+	$(PY) -m pytest -q --nbval-lax notebooks solutions
 
 test-fast: venv profiles
 	$(PY) -m pytest -q -m "not slow" tests

@@ -76,7 +76,7 @@ def load_policy(source, device: str | None = None):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from .device import compute_dtype, pick_device
-    from .modeling import META_FILE
+    from .paths import META_FILE
 
     if (Path(source) / META_FILE).exists():
         source = policy_source(source)
@@ -147,6 +147,29 @@ def run_rloo(model, tokenizer, reward_funcs, dataset, output_dir, max_steps: int
                    num_generations, max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config)
 
 
+def trl_reward_trainer(policy, tokenizer, reward_funcs, output_dir, reward_processing_classes=None):
+    """A GRPOTrainer built only to call TRL's own reward computation (`trl_rewards`); it never trains."""
+    from trl import GRPOConfig, GRPOTrainer
+
+    from .device import trainer_precision
+
+    args = GRPOConfig(output_dir=str(output_dir), report_to="none", num_generations=2, per_device_train_batch_size=2,
+                      max_steps=1, **trainer_precision("cpu"))
+    return GRPOTrainer(model=policy, args=args, processing_class=tokenizer, reward_funcs=list(reward_funcs),
+                       reward_processing_classes=reward_processing_classes, train_dataset=prompt_dataset(["", ""]))
+
+
+def trl_rewards(trainer, prompts, completions, conversational: bool = True, **columns) -> list[list[float]]:
+    """Rewards as TRL's GRPOTrainer computes them during training (`_calculate_rewards`): one row per
+    completion, one column per reward function. `columns` are dataset columns, passed on to reward functions
+    as keyword arguments; with `conversational`, prompts and completions are message lists, as TRL passes them."""
+    ps = [[{"role": "user", "content": p}] if conversational else p for p in prompts]
+    cs = [[{"role": "assistant", "content": c}] if conversational else c for c in completions]
+    inputs = [{"prompt": p, **{name: values[i] for name, values in columns.items()}} for i, p in enumerate(ps)]
+    ids = [trainer.processing_class(c, add_special_tokens=False)["input_ids"] for c in completions]
+    return trainer._calculate_rewards(inputs, ps, cs, ids).cpu().tolist()
+
+
 def trl_model_path_rewards(model_dir, prompts, completions, output_dir) -> dict:
     """The rewards TRL computes when handed the saved reward-model folder itself,
     `GRPOTrainer(reward_funcs=FOLDER, reward_processing_classes=TOKENIZER)`, beside the kit's reward function.
@@ -154,37 +177,28 @@ def trl_model_path_rewards(model_dir, prompts, completions, output_dir) -> dict:
     TRL loads the folder with `AutoModelForSequenceClassification`, renders prompt + completion by its own
     rules (the chat template for conversational prompts, plain `prompt + completion` otherwise), pads right,
     never truncates, and reads `logits[:, 0]`: the head alone, with no verifier term and no normalizer.
-    Runs TRL's own reward computation (`GRPOTrainer._calculate_rewards`, no training; the folder's body is the
-    stand-in policy). Returns {"conversational" | "plain": {"trl model path", "kit head only", "kit reward"}: rewards}.
+    Runs TRL's own reward computation (`trl_rewards`, no training; the folder's body is the stand-in policy).
+    Returns {"conversational" | "plain": {"trl model path", "kit head only", "kit reward"}: rewards}.
     """
     from transformers.utils import logging as hf_logging
-    from trl import GRPOConfig, GRPOTrainer
 
-    from .device import trainer_precision
     from .scoring import RewardScorer
 
     scorer = RewardScorer.from_folder(model_dir)
     policy, tokenizer = load_policy(model_dir, device="cpu")
     names = ("trl model path", "kit head only", "kit reward")
-    args = GRPOConfig(output_dir=str(output_dir), report_to="none", num_generations=2, per_device_train_batch_size=2,
-                      max_steps=1, **trainer_precision("cpu"))
     level = hf_logging.get_verbosity()
     hf_logging.set_verbosity_error()   # its load report calls the head MISSING: true of the base, before the adapter
     try:
-        trainer = GRPOTrainer(model=policy, args=args, processing_class=tokenizer,
-                              reward_funcs=[str(model_dir), make_reward_fn(scorer.head_only()), make_reward_fn(scorer)],
-                              reward_processing_classes=[scorer.tokenizer, None, None],
-                              train_dataset=prompt_dataset(list(prompts)[:2]))
+        trainer = trl_reward_trainer(policy, tokenizer,
+                                     [str(model_dir), make_reward_fn(scorer.head_only()), make_reward_fn(scorer)],
+                                     output_dir, reward_processing_classes=[scorer.tokenizer, None, None])
     finally:
         hf_logging.set_verbosity(level)
     out = {}
     for form in ("conversational", "plain"):
-        chat = form == "conversational"
-        ps = [[{"role": "user", "content": p}] if chat else p for p in prompts]
-        cs = [[{"role": "assistant", "content": c}] if chat else c for c in completions]
-        ids = [tokenizer(c, add_special_tokens=False)["input_ids"] for c in completions]
-        rewards = trainer._calculate_rewards([{"prompt": p} for p in ps], ps, cs, ids).cpu()
-        out[form] = {name: rewards[:, i].tolist() for i, name in enumerate(names)}
+        rows = trl_rewards(trainer, prompts, completions, conversational=form == "conversational")
+        out[form] = {name: [row[i] for row in rows] for i, name in enumerate(names)}
     return out
 
 

@@ -14,9 +14,9 @@ import torch
 from .bodies import BODIES, body_path
 from .device import compute_dtype, pick_device
 from .files import atomic_save
+from .paths import META_FILE
 from .profiles import Profile, profile_from_dict
 
-META_FILE = "nbhelpers.json"
 META_VERSION = 3   # 1: folders written before the version field (same layout; profiles without warmup_own_steps); 3: digit-credit verifier weights
 
 

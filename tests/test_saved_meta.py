@@ -3,7 +3,8 @@ import json
 
 import pytest
 
-from nbhelpers.modeling import META_FILE, META_VERSION, read_meta
+from nbhelpers.modeling import META_VERSION, read_meta
+from nbhelpers.paths import META_FILE
 from nbhelpers.profiles import get_profile, profile_from_dict
 
 

@@ -213,3 +213,40 @@ def test_one_bar_keeps_the_training_bar_and_drops_the_nested_evaluation_bar(tmp_
     original.on_prediction_step(trainer.args, state, None, eval_dataloader=[1, 2, 3])
     assert original.prediction_bar is not None   # what it replaces draws a second bar
     original.prediction_bar.close()
+
+
+@pytest.mark.slow
+def test_cells_a_profile_cannot_run_say_so_and_skip(tmp_path):
+    """`%%needs`: on a profile that lacks the need (here no GPU), that cell and the later ones print why instead
+    of failing; choosing a profile that can runs everything again, and errors inside `%%needs` cells still fail."""
+    cells = ['from nbhelpers import setup\nPROFILE = "qwen3-4b-thinking"\nctx = setup(PROFILE)',
+             'print("data ran")',
+             '%%needs model\nprint("model ran")',
+             'print("later ran")',
+             'PROFILE = "tiny"\nctx = setup(PROFILE)',
+             '%%needs model policy\nx = 6 * 7\nx',
+             'print("later ran", x)']
+    rc, nb = _run_nb(cells, tmp_path / "needs.ipynb")
+    assert rc == 0, nb
+    out = ["".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", "")) for o in c["outputs"])
+           for c in nb["cells"]]
+    assert "needs a CUDA GPU" in out[0] and out[1] == "data ran\n"
+    assert out[2].startswith("skipped: profile 'qwen3-4b-thinking' needs a CUDA GPU") and "model ran" not in out[2]
+    assert out[3] == out[2]
+    assert out[5] == "42" and out[6] == "later ran 42\n"
+    rc, err = _run_nb(["from nbhelpers import setup\nctx = setup()", "%%needs model\n1 / 0"], tmp_path / "fails.ipynb")
+    assert rc != 0 and "ZeroDivisionError" in err
+
+
+def test_missing_names_what_a_profile_lacks(tmp_path, monkeypatch):
+    setup_module = sys.modules["nbhelpers.setup"]
+    assert setup_module.missing("model", "tiny") is None and setup_module.missing("policy", "tiny") is None
+    assert "encoder" in setup_module.missing("policy", "minilm")
+    assert "CUDA GPU" in setup_module.missing("policy", "qwen3-4b-thinking")
+    monkeypatch.setattr(setup_module, "MODEL_DIR", tmp_path)
+    assert "run notebook 02 first" in setup_module.missing("trained", "tiny")
+    (tmp_path / "nbhelpers.json").write_text(json.dumps({"profile": {"name": "minilm"}}))
+    assert "holds a 'minilm' reward model" in setup_module.missing("trained", "tiny")
+    assert setup_module.missing("trained", "minilm") is None
+    with pytest.raises(ValueError, match="expected model, policy or trained"):
+        setup_module.missing("gpu", "tiny")

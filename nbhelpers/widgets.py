@@ -2,12 +2,13 @@
 tokens the reward model reads (token_view.py).
 
 Nothing here waits for input: `scorer_widget` builds the widgets, scores the initial texts once
-(so the reward is visible in a static or headless run, e.g. under `jupyter nbconvert`) and
+(and prints that reward, so it is visible in a static or headless run, e.g. under `jupyter nbconvert`) and
 returns; each click on the button scores the current texts again.
 """
 from __future__ import annotations
 
 import html
+import re
 
 from .thinking import select_part, split_thinking
 from .token_view import show_tokens
@@ -58,4 +59,5 @@ def scorer_widget(scorer, prompt: str = "What is 15 + 27?",
 
     button.on_click(update)
     update()
+    print("initial texts:", html.unescape(re.sub(r"<[^>]+>", "", result.value)))   # also seen where widgets are not
     return w.VBox([prompt_box, response_box, w.HBox([button, result]), tokens])

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from nbhelpers.device import pick_device
 from nbhelpers.setup import Context, progress, setup, shutdown_kernel
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +32,7 @@ def clean_env(tmp_path, monkeypatch):
 
 
 def test_env_file_loaded_found_upward_and_token_not_printed(clean_env, capsys):
-    (clean_env / ".env").write_text(f"HF_TOKEN={FAKE_TOKEN}\nREWARD_PROFILE=from-dotenv\n")
+    (clean_env / ".env").write_text(f"HF_TOKEN={FAKE_TOKEN}\nREWARD_PROFILE=minilm\n")
     sub = clean_env / "a" / "b"
     sub.mkdir(parents=True)
     os.chdir(sub)
@@ -47,8 +48,8 @@ def test_env_file_loaded_found_upward_and_token_not_printed(clean_env, capsys):
 
 def test_explicit_env_file(clean_env):
     f = clean_env / "other.env"
-    f.write_text("REWARD_PROFILE=explicit\n")
-    assert setup(env_file=str(f)).profile == "explicit"
+    f.write_text("REWARD_PROFILE=minilm\n")
+    assert setup(env_file=str(f)).profile == "minilm"
     with pytest.raises(FileNotFoundError):
         setup(env_file=str(clean_env / "missing.env"))
 
@@ -57,11 +58,14 @@ def test_profile_precedence(clean_env, capsys):
     ctx = setup()
     assert (ctx.profile, ctx.env_file) == ("tiny", None)  # default
     assert "HF_TOKEN" not in capsys.readouterr().out
-    (clean_env / ".env").write_text("REWARD_PROFILE=from-dotenv\n")
-    assert setup().profile == "from-dotenv"  # .env > default
-    os.environ["REWARD_PROFILE"] = "from-env"
-    assert setup().profile == "from-env"  # environment > .env
-    assert setup("from-arg").profile == "from-arg"  # argument > everything
+    (clean_env / ".env").write_text("REWARD_PROFILE=minilm\n")
+    assert setup().profile == "minilm"  # .env > default
+    os.environ["REWARD_PROFILE"] = "smollm2-135m"
+    assert setup().profile == "smollm2-135m"  # environment > .env
+    assert setup("qwen3-4b-thinking").profile == "qwen3-4b-thinking"  # argument > everything
+    assert "needs a CUDA GPU" in capsys.readouterr().out or pick_device() == "cuda"
+    with pytest.raises(ValueError, match="Known profiles: tiny"):
+        setup("from-arg")
 
 
 def test_context_fields(clean_env):

@@ -107,6 +107,7 @@ def prompt_dataset(prompts, conversational: bool = True, **columns):
 def _rl_run(trainer_cls, config_cls, model, tokenizer, reward_funcs, dataset, output_dir, max_steps, num_generations,
             max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config):
     from .device import trainer_precision
+    from .setup import one_bar
 
     args = config_cls(
         output_dir=str(output_dir), report_to="none", seed=seed, data_seed=seed, max_steps=max_steps,
@@ -117,6 +118,7 @@ def _rl_run(trainer_cls, config_cls, model, tokenizer, reward_funcs, dataset, ou
     )
     trainer = trainer_cls(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=list(callbacks))
+    one_bar(trainer)
     trainer.train()
     return trainer
 
@@ -217,16 +219,17 @@ def reward_table(log_history) -> list[dict]:
 
 
 def plot_rewards(rows, save=None):
-    """Mean reward per step (total and per reward function) from `reward_table` rows."""
+    """Mean reward per step from `reward_table` rows: the sum GRPO optimizes, then each reward function
+    in a panel of its own (their scales differ, e.g. a reward model's 13..21 and a 0..1 format reward)."""
     import matplotlib.pyplot as plt
 
     from .plots import _finish
 
-    fig, ax = plt.subplots(figsize=(7, 3.5))
+    keys = sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")})
+    fig, axes = plt.subplots(1, 1 + len(keys), figsize=(4 * (1 + len(keys)), 3.4), squeeze=False)
     steps = [r["step"] for r in rows]
-    ax.plot(steps, [r["reward"] for r in rows], "o-", color="black", label="reward (sum)")
-    for key in sorted({k for r in rows for k in r if k.startswith("rewards/") and k.endswith("/mean")}):
-        ax.plot(steps, [r.get(key) for r in rows], "o--", label=key.split("/")[1])
-    ax.set(xlabel="GRPO step", ylabel="mean reward over the batch", title="Rewards during GRPO")
-    ax.legend(fontsize=8)
+    for ax, key, name in zip(axes[0], ["reward", *keys], ["reward (sum)", *(k.split("/")[1] for k in keys)]):
+        ax.plot(steps, [r.get(key) for r in rows], "o-", color="black" if key == "reward" else None)
+        ax.set(title=name, xlabel="GRPO step", ylabel="mean over the batch (higher is better)")
+    fig.suptitle("Rewards during GRPO")
     return _finish(fig, save)

@@ -8,6 +8,8 @@ Why text progress takes more than ``TQDM_NOTEBOOK=false``: neither tqdm nor tran
 that variable. Inside a Jupyter kernel ``tqdm.auto`` becomes an ipywidget (when ipywidgets is
 installed) and ``transformers.Trainer`` picks ``NotebookProgressCallback``, an HTML ``<progress>``
 bar. ``text_progress()`` undoes both, whether or not those libraries are already imported.
+``quiet_progress()`` then drops the bars that finish in a blink (loading weights, datasets' map and
+filter): a notebook keeps each as lines of noise.
 """
 
 from __future__ import annotations
@@ -81,15 +83,61 @@ def text_progress() -> None:
         trainer.DEFAULT_PROGRESS_CALLBACK = ProgressCallback
 
 
+def quiet_progress() -> None:
+    """No progress bars for loading a model (transformers' `Loading weights`) or for datasets' map and
+    filter. The Trainer's training bar and the Hub's download bars (a long download's sign of life) stay.
+
+    Idempotent; datasets, if not imported yet, reads HF_DATASETS_DISABLE_PROGRESS_BARS when it is.
+    """
+    import huggingface_hub.utils as hub
+    from transformers.utils import logging as hf_logging
+
+    hub_bars_off = hub.are_progress_bars_disabled()
+    hf_logging.disable_progress_bar()   # also turns the Hub's bars off ...
+    if not hub_bars_off:
+        hub.enable_progress_bars()      # ... so turn them back on
+    datasets = sys.modules.get("datasets")
+    if datasets is None:
+        os.environ.setdefault("HF_DATASETS_DISABLE_PROGRESS_BARS", "1")
+    else:
+        datasets.disable_progress_bars()
+
+
 def one_bar(trainer) -> None:
-    """Replace a Trainer's text ProgressCallback by one without the nested evaluation bar: in a notebook
-    or a log, a second bar under the first is drawn with cursor-up codes (`\\x1b[A`) that text output
-    cannot follow, leaving dozens of half-lines. The training bar and the logged metrics stay."""
+    """Replace a Trainer's text ProgressCallback by one that a notebook or a log records cleanly:
+    - no nested evaluation bar: a second bar under the first is drawn with cursor-up codes (`\\x1b[A`)
+      that text output cannot follow, leaving dozens of half-lines;
+    - a metrics line ends the bar's line and follows it, where `tqdm.write` clears the bar (a line of
+      spaces) and draws it again after every line; the bar's last line is drawn once, at the last step.
+    The training bar and the logged metrics stay."""
     from transformers.trainer_callback import ProgressCallback
 
     class TrainingBarOnly(ProgressCallback):
+        line_ended_at = None   # the step at which a metrics line last ended the bar's line
+
         def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
             pass
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if not state.is_world_process_zero:
+                return
+            bar = self.training_bar
+            if bar is not None and self.line_ended_at != state.global_step:
+                if state.global_step >= state.max_steps:
+                    bar.close()   # its final line, once, above the last metrics (evaluation, summary)
+                    self.training_bar = None
+                else:
+                    if bar.last_print_n < bar.n:   # tqdm draws at most every 0.1 s: show this step
+                        bar.refresh()
+                    bar.fp.write("\n")
+                bar.fp.flush()   # before the metrics line, on the other stream
+                self.line_ended_at = state.global_step
+            print({k: f"{v:.4g}" if isinstance(v, float) else v for k, v in (logs or {}).items() if k != "total_flos"},
+                  flush=True)
+
+        def on_train_end(self, args, state, control, **kwargs):
+            if self.training_bar is not None:   # stopped before its last step
+                super().on_train_end(args, state, control, **kwargs)
 
     if trainer.pop_callback(ProgressCallback) is not None:
         trainer.add_callback(TrainingBarOnly)
@@ -140,7 +188,7 @@ def seed_everything(seed: int) -> None:
 
 
 def setup(profile: str | None = None, seed: int = 0, env_file: str | None = None) -> Context:
-    """Load .env, force text progress bars, seed, pick the device, quiet warnings.
+    """Load .env, force text progress bars (none for loading), seed, pick the device, quiet warnings.
 
     Profile: argument, else REWARD_PROFILE (environment, then .env), else "tiny". Prints one line (and why the
     profile cannot run here, if so); never prints the value of any variable. In a notebook, registers `%%needs`.
@@ -148,6 +196,7 @@ def setup(profile: str | None = None, seed: int = 0, env_file: str | None = None
     _quiet()
     env_file = _load_env(env_file)
     text_progress()
+    quiet_progress()
     seed_everything(seed)
     ctx = Context(
         profile=profile or os.environ.get("REWARD_PROFILE") or DEFAULT_PROFILE,

@@ -7,6 +7,7 @@ scoring see identical tokens. Pairs longer than `max_length` are reported before
 """
 from __future__ import annotations
 
+import math
 import shutil
 import sys
 import time
@@ -92,11 +93,20 @@ def reward_config(profile: Profile, device: str, n_train: int, output_dir, seed:
                   max_steps: int = -1, evaluate: bool = False):
     """TRL's RewardConfig for a profile on a device (pure: builds the config, touches nothing).
 
-    Logging, evaluation and checkpoint intervals are fractions of an epoch of `n_train` pairs.
+    Logging, evaluation and checkpoint intervals are fractions of an epoch of `n_train` pairs. Evaluations and
+    checkpoints are spread evenly over the run, at least one: the Trainer evaluates and saves at the last step
+    anyway, so an interval that ignored the run's length would add one there a step after the previous.
     """
     from trl import RewardConfig
 
-    steps_per_epoch = max(1, n_train // (profile.batch_size * profile.grad_accum))
+    # optimizer steps, counted as the Trainer counts them (the last, smaller batch is a step too)
+    steps_per_epoch = math.ceil(math.ceil(n_train / profile.batch_size) / profile.grad_accum) or 1
+    steps = max_steps if max_steps > 0 else math.ceil(profile.epochs * steps_per_epoch)
+
+    def spread(per_epoch: int) -> int:
+        """Steps between events that come `per_epoch` times an epoch, at least once a run."""
+        return math.ceil(steps / max(1, round(steps / steps_per_epoch * per_epoch)))
+
     log_every = max(1, steps_per_epoch // LOGS_PER_EPOCH)
     return RewardConfig(
         output_dir=str(output_dir), report_to="none", seed=seed, data_seed=seed,
@@ -106,8 +116,8 @@ def reward_config(profile: Profile, device: str, n_train: int, output_dir, seed:
         optim=optimizer_for(profile.optim, device), lr_scheduler_type="cosine", warmup_steps=WARMUP_FRACTION,
         max_length=profile.max_length, center_rewards_coefficient=profile.center_rewards_coefficient,
         logging_steps=log_every, eval_strategy="steps" if evaluate else "no",
-        eval_steps=max(log_every, steps_per_epoch // EVALS_PER_EPOCH), save_strategy="steps",
-        save_steps=max(1, steps_per_epoch // CHECKPOINTS_PER_EPOCH), save_total_limit=1,
+        eval_steps=spread(EVALS_PER_EPOCH), save_strategy="steps", save_steps=spread(CHECKPOINTS_PER_EPOCH),
+        save_total_limit=1,
         dataloader_num_workers=0, disable_tqdm=False, **trainer_precision(device),
         # batches of similar length (less padding; benchmarks/bench_training.py); keep the "length"
         # column the sampler reads (the collator only uses chosen_ids / rejected_ids / margin)

@@ -1,4 +1,5 @@
 import json
+import math
 import subprocess
 import sys
 from dataclasses import replace
@@ -10,8 +11,9 @@ import torch
 from nbhelpers.evaluation import evaluate_pairs
 from nbhelpers.formatting import encode
 from nbhelpers.modeling import count_parameters, load_for_training, load_reward_model
+from nbhelpers.profiles import get_profile
 from nbhelpers.scoring import RewardScorer
-from nbhelpers.training import tokenize_pairs, train_reward_model
+from nbhelpers.training import reward_config, tokenize_pairs, train_reward_model
 
 from helpers import make_pairs
 
@@ -45,6 +47,33 @@ def test_training_changes_parameters_and_raises_accuracy(tiny_profile, tmp_path)
     acc_after = evaluate_pairs(RewardScorer(result.model, result.tokenizer), test)["accuracy"]
     assert acc_after >= 0.9 and acc_after > acc_before
     assert any("eval_accuracy" in h for h in result.history) and any("loss" in h for h in result.history)
+
+
+def _schedule(args, max_steps):
+    """The steps at which the Trainer evaluates and saves with these arguments (its own DefaultFlowCallback)."""
+    from transformers.trainer_callback import DefaultFlowCallback, TrainerControl, TrainerState
+
+    state = TrainerState(max_steps=max_steps)
+    state.compute_steps(args, max_steps)
+    evals, saves = [], []
+    for step in range(1, max_steps + 1):
+        state.global_step = step
+        control = DefaultFlowCallback().on_step_end(args, state, TrainerControl())
+        evals += [step] * control.should_evaluate
+        saves += [step] * control.should_save
+    return evals, saves
+
+
+@pytest.mark.parametrize("epochs", [0.5, 3])
+def test_evaluations_and_checkpoints_are_spread_over_the_run(tmp_path, epochs):
+    """Twice an epoch (once for half an epoch), the last at the last step, none a step after another."""
+    profile = get_profile("tiny", epochs=epochs)
+    steps = math.ceil(epochs * math.ceil(2500 / profile.batch_size))   # as the Trainer counts them
+    evals, saves = _schedule(reward_config(profile, "cpu", 2500, tmp_path, evaluate=True), steps)
+    for done, per_epoch in ((evals, 2), (saves, 4)):
+        assert len(done) == max(1, round(epochs * per_epoch)) and done[-1] == steps
+        gaps = [b - a for a, b in zip([0, *done], done)]
+        assert min(gaps) >= max(gaps) / 2, done
 
 
 def test_training_and_scoring_see_identical_token_ids(tiny_profile, pairs):

@@ -1,5 +1,6 @@
 """Tests for nbhelpers.setup: .env, profile precedence, seeds, and text progress in real kernels."""
 
+import ast
 import json
 import os
 import random
@@ -165,7 +166,9 @@ def test_notebook_progress_is_plain_text(tmp_path, setup_first):
     assert rc == 0, nb
     text, widget, html = _progress_kinds(nb)
     assert widget == 0 and html == 0
-    assert text >= 3  # map, Trainer, own loop
+    assert text >= 2  # Trainer, own loop
+    map_out = "".join("".join(o.get("text", "")) for o in nb["cells"][3]["outputs"])
+    assert "examples/s" not in map_out   # datasets' map: no bar (quiet_progress)
     train_out = "".join("".join(o.get("text", "")) for o in nb["cells"][4]["outputs"])
     assert "20/20" in train_out
     if setup_first:
@@ -198,6 +201,57 @@ def test_nbval_skips_shutdown_cell(tmp_path):
     )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "Cell 1 SKIPPED" in r.stdout and "1 passed, 1 skipped" in r.stdout
+
+
+def test_loading_bars_are_quiet_download_and_training_bars_stay(clean_env):
+    import datasets
+    from huggingface_hub.utils import are_progress_bars_disabled
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.enable_progress_bar()
+    datasets.enable_progress_bars()
+    setup()
+    assert not hf_logging.is_progress_bar_enabled()      # "Loading weights"
+    assert datasets.utils.are_progress_bars_disabled()   # map / filter
+    assert not are_progress_bars_disabled()              # downloads from the Hub
+
+
+def _train_with_logs(callback, capsys):
+    """Drive a progress callback through 4 steps: metrics at step 2, then evaluation and summary at step 4.
+    Returns (stdout, stderr)."""
+    from types import SimpleNamespace
+
+    state = SimpleNamespace(is_world_process_zero=True, global_step=0, max_steps=4)
+    callback.on_train_begin(None, state, None)
+    for step in range(1, 5):
+        state.global_step = step
+        callback.on_step_end(None, state, None)
+        for logs in ([{"loss": 0.5}] if step == 2 else [{"eval_loss": 0.4}, {"train_loss": 0.45}] if step == 4 else []):
+            callback.on_log(None, state, None, logs=logs)
+    callback.on_train_end(None, state, None)
+    out = capsys.readouterr()
+    return out.out, out.err
+
+
+def test_one_bar_ends_the_bar_line_before_each_metrics_line(tmp_path, capsys):
+    """A notebook keeps every write: no clearing line of spaces, no bar drawn again under the metrics."""
+    import re
+
+    from transformers import Trainer, TrainingArguments
+    from transformers.trainer_callback import ProgressCallback
+
+    from nbhelpers.setup import one_bar
+
+    trainer = Trainer(model=torch.nn.Linear(2, 1), args=TrainingArguments(output_dir=str(tmp_path), report_to="none"))
+    one_bar(trainer)
+    bar = next(c for c in trainer.callback_handler.callbacks if isinstance(c, ProgressCallback))
+    out, err = _train_with_logs(bar, capsys)
+    shown = [line.split("\r")[-1] for line in err.split("\n") if line]   # what each line of the bar shows
+    assert [re.search(r"\d/4", line).group() for line in shown] == ["2/4", "4/4"]
+    assert not re.search(r"\r +\r", err)
+    assert [ast.literal_eval(line) for line in out.splitlines()] == [{"loss": "0.5"}, {"eval_loss": "0.4"}, {"train_loss": "0.45"}]
+    out, err = _train_with_logs(ProgressCallback(), capsys)   # what it replaces clears the bar for every line
+    assert len(re.findall(r"\r +\r", err)) == 3
 
 
 def test_one_bar_keeps_the_training_bar_and_drops_the_nested_evaluation_bar(tmp_path, capsys):

@@ -91,6 +91,11 @@ class RewardScorer:
                 raise TypeError(f"replace() does not know {name!r}; use part, clip, normalizer, use_verifier, max_length")
         return other
 
+    @property
+    def name(self) -> str:
+        """What this scorer's reward is, for titles and printouts."""
+        return "reward model (head + verifier)" if self.verifier else "reward model (head only)"
+
     def head_only(self) -> "RewardScorer":
         """The trained SEQ_CLS head alone (no verifier term), with the same part, normalizer and clip."""
         return self.replace(use_verifier=False)

@@ -10,8 +10,9 @@ such as MiniLM) get a plain layout: earlier turns as "User: ..." / "Assistant: .
 `PLAIN_LAYOUT` for the last one.
 
 Too long for `max_length`: the oldest turns go first (a system message stays); if the last turns still do
-not fit, the text keeps its LAST max_length tokens (the reward head reads the final token, so the end of the
-response must survive). `render` says what it cut.
+not fit, the text keeps its LAST max_length tokens (a decoder's reward head reads the final token, so the end
+of the response must survive); an encoder's leading [CLS], which its head reads, stays in front of them.
+`render` says what it cut.
 """
 from __future__ import annotations
 
@@ -72,7 +73,8 @@ class Rendered:
     text: str                   # the text of the kept turns, before the token cut
     ids: list[int]              # the token ids read (at most max_length)
     dropped_turns: int = 0      # oldest prompt messages left out to fit max_length
-    cut_tokens: int = 0         # tokens then cut from the start of the text
+    cut_tokens: int = 0         # tokens then cut from the start of the text (after the `kept_first` ones)
+    kept_first: int = 0         # tokens kept before the cut: an encoder's [CLS]
     offsets: list | None = None     # (first, end) character of each id in `text` (with offsets=True)
     response_start: int | None = None   # index in ids of the response's first token (with offsets=True)
 
@@ -91,9 +93,11 @@ def render(tokenizer, prompt, response, max_length: int | None = None, offsets: 
         messages = messages[:oldest[0]] + messages[oldest[0] + 1:]
         dropped += 1
     cut = len(ids) - max_length if max_length and len(ids) > max_length else 0
-    out = Rendered(text, ids[cut:], dropped, cut)
+    lead = 1 if cut and ids[0] == getattr(tokenizer, "cls_token_id", None) else 0   # an encoder's head reads [CLS]
+    out = Rendered(text, ids[:lead] + ids[lead + cut:], dropped, cut, lead)
     if offsets:
-        out.offsets = [tuple(o) for o in encoded["offset_mapping"][cut:]]
+        spans = [tuple(o) for o in encoded["offset_mapping"]]
+        out.offsets = spans[:lead] + spans[lead + cut:]
         begin = len(os.path.commonprefix([_prompt_part(tokenizer, messages), text]))
         out.response_start = next((j for j, (_, end) in enumerate(out.offsets) if end > begin), len(out.ids))
     return out

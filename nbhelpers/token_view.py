@@ -28,7 +28,8 @@ class TokenView:
     ids: list[int]
     offsets: list[tuple]      # (first, end) character of each token in `text`
     parts: list[str]          # the part of each token (a key of PARTS)
-    cut: int                  # max_length cuts the first `cut` tokens: the model reads ids[cut:]
+    cut: int                  # max_length cuts `cut` tokens after the first `lead`: the model reads the rest
+    lead: int                 # tokens kept in front of the cut (an encoder's [CLS])
     split: int | None         # index of the last `</think>` token; None if it is not in the text or the vocabulary
     head: int                 # index of the token the score head reads
     head_rule: str            # why that token
@@ -36,9 +37,12 @@ class TokenView:
     max_length: int | None
     think_token: bool         # the vocabulary has `</think>` as one token
 
+    def is_cut(self, i: int) -> bool:
+        return self.lead <= i < self.lead + self.cut
+
     def counts(self) -> dict[str, int]:
         """Tokens per part, among the tokens the model reads."""
-        read = self.parts[self.cut:]
+        read = [part for i, part in enumerate(self.parts) if not self.is_cut(i)]
         return {part: read.count(part) for part in PARTS}
 
     def summary(self) -> list[str]:
@@ -61,7 +65,8 @@ class TokenView:
             lines.append(f"max_length {self.max_length}: all {len(self.ids)} tokens fit")
         else:
             cuts = [f"{len(self.dropped)} oldest turn(s) dropped"] if self.dropped else []
-            cuts += [f"the first {self.cut} tokens cut (0-{self.cut - 1}, struck through)"] if self.cut else []
+            first = "the first" if not self.lead else f"after the first {self.lead}, the next"
+            cuts += [f"{first} {self.cut} tokens cut ({self.lead}-{self.lead + self.cut - 1}, struck through)"] if self.cut else []
             lines.append(f"max_length {self.max_length}: " + ", then ".join(cuts))
             lines += [f"dropped {m['role']} turn: {m['content'][:80]!r}" for m in self.dropped]
         return lines
@@ -75,7 +80,7 @@ class TokenView:
 
     def __str__(self) -> str:
         rows = [f"{'tokens':>9}  {'part':14s}  text"]
-        for (part, cut), run in groupby(range(len(self.ids)), key=lambda i: (self.parts[i], i < self.cut)):
+        for (part, cut), run in groupby(range(len(self.ids)), key=lambda i: (self.parts[i], self.is_cut(i))):
             first, last = (run := list(run))[0], run[-1]
             label = part + (" (cut)" if cut else "")
             rows.append(f"{f'{first}-{last}':>9}  {label:14s}  {self._run_text(first, last)!r}")
@@ -87,7 +92,7 @@ class TokenView:
         style = (f"display:inline-block;margin:1px;padding:0 3px;border-radius:3px;text-align:center;"
                  f"font-family:monospace;background:{PARTS[self.parts[i]]};")
         notes = [self.parts[i]]
-        if i < self.cut:
+        if self.is_cut(i):
             style += "opacity:.4;text-decoration:line-through;"
             notes.append(f"cut by max_length {self.max_length}")
         if i == self.split:
@@ -147,11 +152,11 @@ def show_tokens(tokenizer, prompt, response, max_length: int | None = None) -> T
     tokens = [full.text[a:b] if b > a else tokenizer.convert_ids_to_tokens(i)
               for i, (a, b) in zip(full.ids, full.offsets)]
     thinking, _ = split_thinking_ids(full.ids, tokenizer)
-    cut = seen.cut_tokens
+    cut, lead = seen.cut_tokens, seen.kept_first
     if tokenizer.cls_token_id is not None and full.ids[:1] == [tokenizer.cls_token_id]:
-        head, rule = cut, "the first token read (an encoder's pooler reads position 0, [CLS] unless it was cut)"
+        head, rule = 0, "the first token (an encoder's pooler reads position 0, [CLS], kept by any cut)"
     else:
         head = max((i for i in range(cut, len(full.ids)) if full.ids[i] != tokenizer.pad_token_id), default=cut)
         rule = "the last token that is not padding"
-    return TokenView(full.text, tokens, full.ids, full.offsets, parts, cut, len(thinking) - 1 if thinking else None,
+    return TokenView(full.text, tokens, full.ids, full.offsets, parts, cut, lead, len(thinking) - 1 if thinking else None,
                      head, rule, dropped, max_length, think_token=think_end_id(tokenizer) is not None)

@@ -39,6 +39,11 @@ def test_each_token_has_its_part(tok):
     assert digits[:4] == ["prompt"] * 4 and set(digits[4:]) == {"thinking"} and len(digits) > 10
 
 
+def read_ids(view):
+    """The ids the model reads: all but the cut ones."""
+    return [i for k, i in enumerate(view.ids) if not view.is_cut(k)]
+
+
 def test_split_and_head(tok):
     view = show_tokens(tok, PROMPT, RESPONSE)
     assert view.split == view.ids.index(151668)
@@ -50,7 +55,7 @@ def test_split_and_head(tok):
 def test_the_cut_is_what_render_drops(tok, prompt, max_length):
     seen = render(tok, prompt, RESPONSE, max_length)
     view = show_tokens(tok, prompt, RESPONSE, max_length)
-    assert view.ids[view.cut:] == seen.ids and view.cut == seen.cut_tokens
+    assert read_ids(view) == seen.ids and view.cut == seen.cut_tokens and view.lead == 0
     assert len(view.dropped) == seen.dropped_turns
     assert view.head == len(view.ids) - 1
     assert view._repr_html_().count("line-through") == view.cut
@@ -85,7 +90,10 @@ def test_minilm_reads_the_first_token_and_has_no_think_token():
     assert tokens_of(view, "answer") == ["The", "answer", "is", "42", "."]
     assert set(view.parts[view.tokens.index("Tens"):view.tokens.index("Total") + 1]) == {"thinking"}
     cut = show_tokens(bert, PROMPT, RESPONSE, max_length=20)
-    assert cut.ids[cut.cut:] == render(bert, PROMPT, RESPONSE, 20).ids and cut.head == cut.cut > 0
+    seen = render(bert, PROMPT, RESPONSE, 20)
+    assert len(seen.ids) == 20 and seen.ids[0] == bert.cls_token_id and seen.ids[-1] == bert.sep_token_id
+    assert read_ids(cut) == seen.ids and cut.lead == 1 and cut.cut > 0 and cut.head == 0   # [CLS] survives the cut
+    assert "after the first 1, the next" in str(cut)
 
 
 def test_widget_shows_the_tokens_of_the_scored_part(tok):

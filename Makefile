@@ -4,16 +4,20 @@
 # `make test`: unit + notebook tests, and the exercise solutions pass their checks (also installs the
 # pretrained-profile wheels, which the unit tests use).
 # `make test-fast`: the unit tests without the ones marked slow (subprocesses, kernels, notebooks), for the edit loop.
+# `make test-browser`: the four notebooks in JupyterLab in headless Chromium (Playwright): runs every cell, checks
+# errors, plots and the scorer widget, screenshots to outputs/; installs Playwright and (as root) Debian's chromium.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 PROFILES_STAMP := $(VENV)/.profiles
+BROWSER_STAMP := $(VENV)/.browser
+CHROMIUM ?= chromium
 NOTEBOOKS := $(sort $(wildcard notebooks/0*.ipynb))
 # progress bars inside the notebooks redraw at most every 5 s, so the terminal log stays readable
 RUN_ENV := TQDM_MININTERVAL=5
 
-.PHONY: venv profiles run test test-fast body determinism clean
+.PHONY: venv profiles run test test-fast test-browser body determinism clean
 
 venv: $(STAMP)
 
@@ -48,6 +52,21 @@ test: venv profiles
 
 test-fast: venv profiles
 	$(PY) -m pytest -q -m "not slow" tests
+
+# Playwright from PyPI drives the system's Chromium: never `playwright install` (no browser download).
+$(BROWSER_STAMP): $(STAMP)
+	$(PY) -m pip install --quiet -e ".[browser]"
+	touch $(BROWSER_STAMP)
+
+test-browser: venv $(BROWSER_STAMP)
+	@command -v $(CHROMIUM) > /dev/null || { \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get > /dev/null; then \
+			echo "installing Debian's chromium (apt-get)"; \
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null; \
+		else echo "test-browser needs Chromium: sudo apt-get install chromium (Debian), or make test-browser CHROMIUM=/path/to/chrome"; exit 1; fi; }
+	@mkdir -p outputs
+	@$(PY) -m nbhelpers body
+	$(PY) tests/browser/check_notebooks.py --chromium "$$(command -v $(CHROMIUM))" $(NOTEBOOKS)
 
 # Rebuild the shipped tiny body (nbhelpers/weights/tiny_qwen3.safetensors) from scratch: ~30 min on 2 cores.
 body: venv

@@ -108,9 +108,9 @@ def _smooth(values, window):
 
 
 def plot_runs(runs: dict, smooth: int = 5, save=None):
-    """Runs of `run_tracked` side by side ({name: rows}): the reward gained since the first step (each run's own
-    reward, a running mean over `smooth` steps), gold accuracy on held-out problems, and the mean length of
-    the sampled completions."""
+    """Runs of `run_tracked` side by side ({name: rows}): the reward gained since the start (each run's own
+    reward, a running mean over `smooth` steps, minus the mean of its first `smooth` steps), gold accuracy on
+    held-out problems, and the mean length of the sampled completions."""
     import matplotlib.pyplot as plt
 
     from .plots import _finish
@@ -119,12 +119,12 @@ def plot_runs(runs: dict, smooth: int = 5, save=None):
     for name, rows in runs.items():
         trained = [r for r in rows if r["reward"] is not None]
         steps = [r["step"] for r in trained]
-        first = trained[0]["reward"]
+        first = sum(r["reward"] for r in trained[:smooth]) / len(trained[:smooth])
         line, = axes[0].plot(steps, _smooth([r["reward"] - first for r in trained], smooth), label=name)
         checked = [r for r in rows if r["gold_accuracy"] is not None]
         axes[1].plot([r["step"] for r in checked], [r["gold_accuracy"] for r in checked], "o-", color=line.get_color())
         axes[2].plot(steps, _smooth([r["completion_length"] for r in trained], smooth), color=line.get_color())
-    axes[0].set(xlabel="GRPO step", ylabel="reward gained since step 1\n(the proxy; up = reward model happier)")
+    axes[0].set(xlabel="GRPO step", ylabel="reward gained since the start\n(the proxy; up = reward model happier)")
     axes[1].set(xlabel="GRPO step", ylabel="gold accuracy, greedy, held out\n(up = really better)", ylim=(0, 1))
     axes[2].set(xlabel="GRPO step", ylabel="mean completion length (tokens)\n(up = longer, not better)")
     axes[0].legend(fontsize=8)

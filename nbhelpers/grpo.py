@@ -68,9 +68,11 @@ def policy_source(model_dir) -> str:
     return base_body(folder, profile_from_dict(read_meta(folder)["profile"]))
 
 
-def load_policy(source, device: str | None = None):
+def load_policy(source, device: str | None = None, trained_vocab_only: bool = False):
     """(causal LM, tokenizer) to train with GRPO/RLOO: from a folder or Hub id, or from a saved
-    reward-model folder (its base body, see `policy_source`). Pad token set on tokenizer and config."""
+    reward-model folder (its base body, see `policy_source`). Pad token set on tokenizer and config.
+    `trained_vocab_only`: a warmed-up tiny body writes only the tokens its warm-up trained (see
+    `restrict_to_trained_vocab`), so sampling and GRPO steps cost a fraction on a CPU."""
     from pathlib import Path
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -87,7 +89,59 @@ def load_policy(source, device: str | None = None):
     model = AutoModelForCausalLM.from_pretrained(source, dtype=compute_dtype(device)).to(device)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return model, tokenizer
+    return restrict_to_trained_vocab(model, tokenizer) if trained_vocab_only else (model, tokenizer)
+
+
+def restrict_to_trained_vocab(model, tokenizer):
+    """(model, tokenizer) whose output layer covers only the token ids the body's warm-up trained (plus pad
+    and end of turn): the same next-token distribution over those tokens, ~260 logits instead of 151,936.
+
+    The tiny body's warm-up trained a few hundred embedding rows (`warmup.trained_vocab`); the others are
+    random, so the full softmax only adds noise, and its 151,936 x 256 output matrix is most of the cost of
+    sampling and of every GRPO step on a CPU. The ids are renumbered (kept tokens first) in a copy of the
+    tokenizer and in the input embedding (kept whole, frozen: prompts may use any token); the output layer
+    starts as the kept rows and is trained untied. Greedy text is unchanged (checked by a test), and TRL
+    decodes completions with the returned tokenizer, so reward functions see the same text."""
+    import json
+    import tempfile
+    from pathlib import Path
+
+    import torch
+    from transformers import AutoTokenizer
+
+    from .warmup import VOCAB_ATTR, trained_vocab
+
+    if not trained_vocab(model):
+        raise ValueError("this body records no warm-up vocabulary (config.warmup_vocab); use the full vocabulary.")
+    keep = sorted(set(trained_vocab(model)) | {tokenizer.pad_token_id, tokenizer.eos_token_id})
+    order = keep + sorted(set(range(model.config.vocab_size)) - set(keep))
+    new_id = {old: new for new, old in enumerate(order)}
+    spec = json.loads(tokenizer.backend_tokenizer.to_str())
+    spec["model"]["vocab"] = {token: new_id[i] for token, i in spec["model"]["vocab"].items()}
+    for added in spec["added_tokens"]:   # the tokenizers library numbers added tokens after the vocab unless listed in it
+        added["id"] = new_id[added["id"]]
+        spec["model"]["vocab"][added["content"]] = added["id"]
+    with tempfile.TemporaryDirectory() as folder:
+        tokenizer.save_pretrained(folder)
+        (Path(folder) / "tokenizer.json").write_text(json.dumps(spec), encoding="utf-8")
+        small = AutoTokenizer.from_pretrained(folder)
+    embedding = model.get_input_embeddings()
+    with torch.no_grad():
+        embedding.weight.copy_(embedding.weight[torch.tensor(order, device=embedding.weight.device)])
+    embedding.weight.requires_grad_(False)
+    head = torch.nn.Linear(embedding.weight.shape[1], len(keep), bias=False, device=embedding.weight.device,
+                           dtype=embedding.weight.dtype)
+    with torch.no_grad():
+        head.weight.copy_(embedding.weight[:len(keep)])
+    model.config.tie_word_embeddings = False
+    model.set_output_embeddings(head)
+    for config in (model.config, model.generation_config):
+        for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
+            value = getattr(config, name, None)
+            if value is not None:
+                setattr(config, name, [new_id[v] for v in value] if isinstance(value, list) else new_id[value])
+    setattr(model.config, VOCAB_ATTR, list(range(len(keep))))
+    return model, small
 
 
 def prompt_dataset(prompts, conversational: bool = True, **columns):

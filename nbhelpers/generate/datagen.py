@@ -551,6 +551,24 @@ def make_pairs(n_per_category: int, seed: int, split: str) -> list[dict]:
     return [{"id": f"{split}-{i:06d}", **row} for i, row in enumerate(rows)]
 
 
+def make_problems(n: int, seed: int, partition: str = "test", templates: str = "test") -> list[dict]:
+    """``n`` distinct problems ``{"prompt", "answer"}`` (the answer is the gold integer) for RL prompts and
+    held-out checks: the shipped digit mix, problems from one side of the hash partition (``split_of``:
+    "test" problems are in no training pair and no warm-up text), worded with the "train" or "test" templates.
+    Deterministic, and drawn from its own random stream, so it does not repeat the shipped splits' order."""
+    rng = random.Random(f"problems/{seed}/{partition}/{templates}")
+    used, rows = set(), []
+    while len(rows) < n:
+        op = rng.choice("+-")
+        na, nb = rng.choices(*zip(*DIGIT_MIX[op]))[0]
+        a, b = _rand_nonzero_digits(rng, na), _rand_nonzero_digits(rng, nb)
+        if (op == "-" and a <= b) or (a, op, b) in used or split_of(a, op, b) != partition:
+            continue
+        used.add((a, op, b))
+        rows.append({"prompt": rng.choice(PROMPT_TEMPLATES[templates][op]).format(a=a, b=b), "answer": _true(a, op, b)})
+    return rows
+
+
 def write_splits(out_dir, n_train_per_category: int = 500, n_test_per_category: int = 40,
                  seed: int = 1234) -> dict:
     """Write ``train.jsonl``, ``test.jsonl`` and ``test_range.jsonl`` into ``out_dir``; returns {split: path}."""

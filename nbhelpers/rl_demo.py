@@ -1,0 +1,132 @@
+"""Does a GRPO run make the policy better, or only its reward higher?
+
+A reward model is a proxy. What it stands in for here is checkable: the final number of a completion
+either is the true answer or is not. `run_tracked` runs GRPO (`grpo.run_grpo`) and records per step the
+mean reward of the sampled completions (the proxy), their mean length, and, every `eval_every` steps, the
+**gold accuracy** of the policy's greedy answers on held-out problems (`datagen.make_problems`). A reward
+that rises while gold accuracy stalls or falls is reward hacking; `plot_runs` shows runs side by side.
+`gold_reward` is the check itself as a TRL reward function: the upper bound of what the policy can learn
+in a given number of steps.
+"""
+from __future__ import annotations
+
+import re
+
+from .formatting import as_text
+from .thinking import THINK_START, split_thinking
+
+NUMBER = re.compile(r"-?\d+")
+
+
+def final_answer(text: str) -> int | None:
+    """The last integer after the last `</think>` (the whole text if it has no thinking); None if a thinking
+    block is opened and never closed or there is no number."""
+    thinking, answer = split_thinking(text)
+    if thinking is None and THINK_START in text:
+        return None
+    numbers = NUMBER.findall(answer)
+    return int(numbers[-1]) if numbers else None
+
+
+def gold_reward(completions, answer, **kwargs) -> list[float]:
+    """TRL reward function: 1.0 if a completion's final answer is the dataset's `answer` column, else 0.0."""
+    return [1.0 if final_answer(as_text(c)) == int(a) else 0.0 for c, a in zip(completions, answer)]
+
+
+def greedy_completions(model, tokenizer, prompts, max_new_tokens: int = 128) -> list[str]:
+    """The policy's greedy completion of each prompt (a user message), in one left-padded batch."""
+    import torch
+
+    side, was_training = tokenizer.padding_side, model.training
+    tokenizer.padding_side = "left"
+    model.eval()
+    try:
+        batch = tokenizer.apply_chat_template([[{"role": "user", "content": p}] for p in prompts],
+                                              add_generation_prompt=True, padding=True, return_tensors="pt",
+                                              return_dict=True).to(model.device)
+        with torch.no_grad():
+            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
+    finally:
+        tokenizer.padding_side = side
+        model.train(was_training)
+    return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+
+
+def gold_accuracy(completions, answers) -> float:
+    """Share of completions whose final answer is the gold answer."""
+    return sum(final_answer(c) == int(a) for c, a in zip(completions, answers)) / len(answers)
+
+
+def evaluate(model, tokenizer, problems, max_new_tokens: int = 128) -> dict:
+    """Gold accuracy and mean length (tokens) of the greedy completions of `problems` ({"prompt", "answer"})."""
+    texts = greedy_completions(model, tokenizer, [p["prompt"] for p in problems], max_new_tokens)
+    lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
+    return {"gold_accuracy": gold_accuracy(texts, [p["answer"] for p in problems]),
+            "held_out_length": sum(lengths) / len(lengths), "completions": texts}
+
+
+def _held_out_check(tokenizer, problems, every, max_new_tokens, results):
+    from transformers import TrainerCallback
+
+    class HeldOutCheck(TrainerCallback):
+        def on_step_end(self, args, state, control, model=None, **kwargs):
+            if state.global_step % every == 0 or state.global_step == state.max_steps:
+                results[state.global_step] = evaluate(model, tokenizer, problems, max_new_tokens)
+    return HeldOutCheck()
+
+
+def run_tracked(model, tokenizer, reward_funcs, train_problems, held_out, output_dir, max_steps: int = 20,
+                eval_every: int = 5, max_new_tokens: int = 128, **grpo_settings) -> list[dict]:
+    """GRPO on `train_problems` (their `answer` column reaches reward functions such as `gold_reward`) with a
+    gold check on `held_out` before the run and every `eval_every` steps. Returns one row per step (step 0:
+    before training): `step`, `reward` (mean over the step's sampled completions), `completion_length`
+    (their mean, tokens), `gold_accuracy` and `held_out_length` (greedy, held out; None between checks),
+    `grpo_settings` go to `grpo.run_grpo` (learning_rate, num_generations, ...)."""
+    from .grpo import prompt_dataset, run_grpo
+
+    checks = {0: evaluate(model, tokenizer, held_out, max_new_tokens)}
+    dataset = prompt_dataset([p["prompt"] for p in train_problems], answer=[p["answer"] for p in train_problems])
+    check = _held_out_check(tokenizer, held_out, eval_every, max_new_tokens, checks)
+    grpo_settings.setdefault("max_completion_length", max_new_tokens)
+    trainer = run_grpo(model, tokenizer, reward_funcs, dataset, output_dir, max_steps=max_steps,
+                       callbacks=[check], **grpo_settings)
+    logged = {e["step"]: e for e in trainer.state.log_history if "reward" in e}
+    rows = []
+    for step in range(max_steps + 1):
+        entry, held = logged.get(step, {}), checks.get(step, {})
+        rows.append({"step": step, "reward": entry.get("reward"), "completion_length": entry.get("completions/mean_length"),
+                     "gold_accuracy": held.get("gold_accuracy"), "held_out_length": held.get("held_out_length")})
+    return rows
+
+
+def _smooth(values, window):
+    out = []
+    for i in range(len(values)):
+        recent = [v for v in values[max(0, i - window + 1):i + 1] if v is not None]
+        out.append(sum(recent) / len(recent) if recent else None)
+    return out
+
+
+def plot_runs(runs: dict, smooth: int = 5, save=None):
+    """Runs of `run_tracked` side by side ({name: rows}): the reward gained since the start (each run's own
+    reward, a running mean over `smooth` steps, minus the mean of its first `smooth` steps), gold accuracy on
+    held-out problems, and the mean length of the sampled completions."""
+    import matplotlib.pyplot as plt
+
+    from .plots import _finish
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    for name, rows in runs.items():
+        trained = [r for r in rows if r["reward"] is not None]
+        steps = [r["step"] for r in trained]
+        first = sum(r["reward"] for r in trained[:smooth]) / len(trained[:smooth])
+        line, = axes[0].plot(steps, _smooth([r["reward"] - first for r in trained], smooth), label=name)
+        checked = [r for r in rows if r["gold_accuracy"] is not None]
+        axes[1].plot([r["step"] for r in checked], [r["gold_accuracy"] for r in checked], "o-", color=line.get_color())
+        axes[2].plot(steps, _smooth([r["completion_length"] for r in trained], smooth), color=line.get_color())
+    axes[0].set(xlabel="GRPO step", ylabel="reward gained since the start\n(the proxy; up = reward model happier)")
+    axes[1].set(xlabel="GRPO step", ylabel="gold accuracy, greedy, held out\n(up = really better)", ylim=(0, 1))
+    axes[2].set(xlabel="GRPO step", ylabel="mean completion length (tokens)\n(up = longer, not better)")
+    axes[0].legend(fontsize=8)
+    fig.suptitle("GRPO: the reward it optimizes vs the answers it gets right")
+    return _finish(fig, save)

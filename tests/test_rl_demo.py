@@ -1,0 +1,63 @@
+"""Gold checks of a GRPO run: final answers, the gold reward, a vocabulary-restricted policy, tracked rows."""
+import re
+
+import pytest
+import torch
+
+from nbhelpers import grpo, rl_demo
+from nbhelpers.generate.datagen import make_problems, split_of
+from nbhelpers.warmup import VOCAB_ATTR
+from test_grpo import tiny_policy
+
+
+def test_final_answer_and_gold_reward():
+    texts = ["<think>\n40 + 2 = 42.\n</think>\n\nThe answer is 42.",   # right
+             "<think>\n40 + 2 = 42.\n</think>\n\nThe answer is 32.",   # contradicts its thinking
+             "<think>\n40 + 2 = 42.",                                  # never closes: no answer
+             "The answer is 42.",                                      # no thinking, still answers
+             "<think>\nsteps\n</think>\n\nno number"]
+    assert [rl_demo.final_answer(t) for t in texts] == [42, 32, None, 42, None]
+    chat = [[{"role": "assistant", "content": t}] for t in texts]
+    assert rl_demo.gold_reward(completions=chat, answer=[42] * 5, prompts=None) == [1.0, 0.0, 0.0, 1.0, 0.0]
+    assert rl_demo.gold_accuracy(texts, [42, 42, 42, 42, 42]) == pytest.approx(0.4)
+
+
+def test_make_problems_are_distinct_gold_and_from_one_side_of_the_partition():
+    problems = make_problems(40, seed=3, partition="test")
+    assert len({p["prompt"] for p in problems}) == 40 and problems == make_problems(40, seed=3, partition="test")
+    for p in problems:
+        a, b = map(int, re.findall(r"\d+", p["prompt"]))
+        op = "+" if p["answer"] == a + b else "-"
+        assert p["answer"] == (a + b if op == "+" else a - b) and split_of(a, op, b) == "test"
+
+
+def test_trained_vocab_policy_keeps_the_distribution_over_its_tokens():
+    model, tokenizer = tiny_policy()
+    text = "<|im_start|>user\nWhat is 47 + 38?<|im_end|>\n<|im_start|>assistant\n<think>\n7 + 8 = 15\n</think>"
+    ids = tokenizer(text)["input_ids"]
+    setattr(model.config, VOCAB_ATTR, sorted(set(ids[::2])))
+    with torch.no_grad():
+        full = model(torch.tensor([ids])).logits[0]
+    small_model, small = grpo.restrict_to_trained_vocab(model, tokenizer)
+    keep = sorted(set(ids[::2]) | {tokenizer.pad_token_id, tokenizer.eos_token_id})
+    new_ids = small(text)["input_ids"]
+    assert new_ids == [keep.index(i) if i in keep else new_ids[k] for k, i in enumerate(ids)]
+    assert small.decode(new_ids) == text and small.eos_token_id == keep.index(tokenizer.eos_token_id)
+    assert small_model.generation_config.eos_token_id == small.eos_token_id
+    with torch.no_grad():
+        restricted = small_model(torch.tensor([new_ids])).logits[0]
+    assert restricted.shape[-1] == len(keep)
+    assert torch.allclose(restricted, full[:, keep], atol=1e-5)
+
+
+def test_run_tracked_records_every_step_and_the_checks(tmp_path):
+    model, tokenizer = tiny_policy()
+    problems = [{"prompt": f"What is {a} + 3?", "answer": a + 3} for a in range(10, 18)]
+    rows = rl_demo.run_tracked(model, tokenizer, [rl_demo.gold_reward], problems, problems[:3], tmp_path,
+                               max_steps=2, eval_every=2, max_new_tokens=6, num_generations=2, prompts_per_step=1)
+    assert [r["step"] for r in rows] == [0, 1, 2]
+    assert rows[0]["reward"] is None and all(r["reward"] is not None for r in rows[1:])
+    assert [r["gold_accuracy"] is not None for r in rows] == [True, False, True]
+    assert all(0 < r["completion_length"] <= 6 for r in rows[1:])
+    rl_demo.plot_runs({"a": rows, "b": rows}, save=tmp_path / "runs.png")
+    assert (tmp_path / "runs.png").stat().st_size > 0

@@ -39,7 +39,7 @@ def main(argv=None) -> dict:
         torch.set_num_threads(args.threads)
     start = time.perf_counter()
     scorer = RewardScorer.from_folder(args.model)
-    policy, tokenizer = load_policy(args.model)
+    policy, tokenizer = load_policy(args.model, trained_vocab_only=True)
     loaded = time.perf_counter()
     result, _ = best_of_n.best_of_n(policy, tokenizer, scorer, load_pairs(TEST_FILE)[:args.prompts], ns=args.ns,
                                     max_new_tokens=args.max_new_tokens, seed=args.seed)

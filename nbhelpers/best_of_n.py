@@ -15,28 +15,15 @@ a reward model closes is its worth as a selector (RewardBench 2 scores best-of-4
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import torch
 
 from .formatting import messages_of
-from .thinking import THINK_END, THINK_START, has_closed_thinking
-from .warmup import trained_vocab
+from .thinking import final_answer, has_closed_thinking
 
 NS = (1, 2, 4, 8, 16)
 PICKS = ("random", "reward model", "head only", "oracle")
-NUMBER = re.compile(r"-?\d+")
-
-
-def final_answer(text: str) -> int | None:
-    """The last number after the last `</think>` (in the whole text if there is no thinking block), or None
-    (no number, or a `<think>` never closed: the completion stopped before it answered)."""
-    _, closed, answer = text.rpartition(THINK_END)
-    if not closed and THINK_START in answer:
-        return None
-    numbers = NUMBER.findall(answer)
-    return int(numbers[-1]) if numbers else None
 
 
 @dataclass
@@ -87,64 +74,22 @@ def pick_metrics(correct, closed, rewards: dict[str, list[list[float]]], ns=NS) 
     return BestOfN(ns, accuracy, thinking, len(correct))
 
 
-@torch.inference_mode()
-def top_k_sample(policy, input_ids, attention_mask, max_new_tokens: int, top_k: int, stop_ids, pad_id: int,
-                 vocab=None):
-    """Token ids generated after each row of a left-padded batch: the distribution of
-    `policy.generate(do_sample=True, top_k=top_k)` at temperature 1, drawn among the `top_k` logits only
-    (`generate` draws from the whole vocabulary, 152k entries per token for Qwen3: most of its time on a CPU).
-    `vocab` (token ids) limits the logits computed to those tokens; None: all. For causal LMs whose logits are
-    `hidden state @ output embeddings` (Qwen3, Llama). A row that has produced one of `stop_ids` is padded with
-    `pad_id` from then on."""
-    from transformers import DynamicCache
-
-    head = policy.get_output_embeddings().weight
-    if vocab is not None:
-        vocab = torch.as_tensor(vocab, device=head.device)
-        head = head[vocab]
-    stop_ids = torch.as_tensor(stop_ids, device=input_ids.device)
-    positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)
-    done = torch.zeros(len(input_ids), dtype=torch.bool, device=input_ids.device)
-    cache, new = DynamicCache(config=policy.config), []   # filled in place, step by step
-    for _ in range(max_new_tokens):
-        # the cache goes 4th by position: its keyword is `past_key_values` or, from transformers 5.2x, `cache`
-        hidden = policy.get_decoder()(input_ids, attention_mask, positions, cache, use_cache=True).last_hidden_state
-        values, candidates = (hidden[:, -1] @ head.T).float().topk(top_k)
-        if vocab is not None:
-            candidates = vocab[candidates]
-        token = candidates.gather(1, torch.multinomial(values.softmax(-1), 1)).squeeze(1).masked_fill(done, pad_id)
-        new.append(token)
-        done |= torch.isin(token, stop_ids)
-        if done.all():
-            break
-        input_ids, positions = token[:, None], positions[:, -1:] + 1
-        attention_mask = torch.cat([attention_mask, attention_mask.new_ones(len(token), 1)], dim=1)
-    return torch.stack(new, dim=1)
-
-
 def sample_completions(policy, tokenizer, prompts, n: int, max_new_tokens: int = 96, top_k: int = 20,
                        seed: int = 0) -> list[list[str]]:
-    """`n` completions per prompt, sampled with the policy's chat template and `top_k` (`top_k_sample`), all
-    in one left-padded batch; seeded, so the same call gives the same completions.
-
-    A warmed-up body (the `tiny` policy) draws only among the tokens its warm-up trained (`trained_vocab`):
-    the other embedding rows are random, and together they hold about 2e-6 of the top-20 probability per
-    token (measured on test prompts), while skipping their 151,674 logits makes sampling about 5x faster
-    (256 completions of up to 96 tokens: 8 s against 45 s on one CPU thread; `generate`: 179 s).
-    """
+    """`n` completions per prompt, sampled (`top_k`, temperature 1) through the policy's chat template in one
+    left-padded batch; seeded, so the same call gives the same completions. For the tiny policy, load it with
+    `load_policy(..., trained_vocab_only=True)`: the same distribution over the tokens it learned, ~20x cheaper."""
     texts = [tokenizer.apply_chat_template(messages_of(p), add_generation_prompt=True, tokenize=False) for p in prompts]
     side, tokenizer.padding_side = tokenizer.padding_side, "left"
     try:
         batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(policy.device)
     finally:
         tokenizer.padding_side = side
-    stop_ids = policy.generation_config.eos_token_id
-    rows = {name: batch[name].repeat_interleave(n, 0) for name in ("input_ids", "attention_mask")}
     torch.manual_seed(seed)
-    ids = top_k_sample(policy, rows["input_ids"], rows["attention_mask"], max_new_tokens, top_k,
-                       stop_ids if isinstance(stop_ids, list) else [stop_ids], tokenizer.pad_token_id,
-                       vocab=trained_vocab(policy))
-    decoded = tokenizer.batch_decode(ids, skip_special_tokens=True)
+    with torch.inference_mode():
+        out = policy.generate(**batch, do_sample=True, top_k=top_k, temperature=1.0, max_new_tokens=max_new_tokens,
+                              num_return_sequences=n)
+    decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
     return [decoded[i * n:(i + 1) * n] for i in range(len(prompts))]
 
 

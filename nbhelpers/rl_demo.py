@@ -10,22 +10,8 @@ in a given number of steps.
 """
 from __future__ import annotations
 
-import re
-
 from .formatting import as_text
-from .thinking import THINK_START, split_thinking
-
-NUMBER = re.compile(r"-?\d+")
-
-
-def final_answer(text: str) -> int | None:
-    """The last integer after the last `</think>` (the whole text if it has no thinking); None if a thinking
-    block is opened and never closed or there is no number."""
-    thinking, answer = split_thinking(text)
-    if thinking is None and THINK_START in text:
-        return None
-    numbers = NUMBER.findall(answer)
-    return int(numbers[-1]) if numbers else None
+from .thinking import final_answer
 
 
 def gold_reward(completions, answer, **kwargs) -> list[float]:

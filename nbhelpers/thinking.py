@@ -5,7 +5,10 @@ generates may hold `</think>` with no `<think>`; other completions have no block
 """
 from __future__ import annotations
 
+import re
+
 THINK_START, THINK_END = "<think>", "</think>"
+NUMBER = re.compile(r"-?\d+")
 
 
 def think_end_id(tokenizer) -> int | None:
@@ -52,3 +55,13 @@ def has_closed_thinking(text: str) -> bool:
     """True if the completion closes a non-empty thinking block (a common GRPO format reward)."""
     thinking, answer = split_thinking(text)
     return bool(thinking) and bool(answer)
+
+
+def final_answer(text: str) -> int | None:
+    """The last number after the last `</think>` (in the whole text if there is no thinking block), or None
+    (no number, or a `<think>` never closed: the completion stopped before it answered)."""
+    _, closed, answer = text.rpartition(THINK_END)
+    if not closed and THINK_START in answer:
+        return None
+    numbers = NUMBER.findall(answer)
+    return int(numbers[-1]) if numbers else None

@@ -6,13 +6,13 @@ import pytest
 import torch
 
 from nbhelpers import best_of_n
-from nbhelpers.best_of_n import PICKS, final_answer, pick_metrics
+from nbhelpers.best_of_n import PICKS, pick_metrics
 from nbhelpers.bodies import body_path
 from nbhelpers.grpo import load_policy
 from nbhelpers.modeling import load_for_training
 from nbhelpers.profiles import get_profile
 from nbhelpers.scoring import RewardScorer
-from nbhelpers.warmup import trained_vocab
+from nbhelpers.thinking import final_answer
 
 
 def test_final_answer_reads_the_last_number_after_the_thinking():
@@ -45,7 +45,7 @@ def test_pick_metrics_on_a_hand_made_case():
 
 @pytest.fixture(scope="module")
 def policy():
-    return load_policy(body_path(get_profile("tiny")), device="cpu")
+    return load_policy(body_path(get_profile("tiny")), device="cpu", trained_vocab_only=True)
 
 
 @pytest.fixture(scope="module")
@@ -64,23 +64,6 @@ def test_sampling_is_seeded_and_keeps_the_tokenizer(policy):
     assert best_of_n.sample_completions(model, tokenizer, prompts, 3, max_new_tokens=16, seed=1) == first
     assert best_of_n.sample_completions(model, tokenizer, prompts, 3, max_new_tokens=16, seed=2) != first
     assert tokenizer.padding_side == "right"
-
-
-@pytest.mark.parametrize("trained_only", [False, True])
-def test_top_k_sample_with_k_1_is_greedy_generate(policy, trained_only):
-    """The sampler's loop (left padding, positions, cache, stop token, the logits of a vocabulary subset)
-    matches transformers' generate."""
-    model, tokenizer = policy
-    texts = [tokenizer.apply_chat_template([{"role": "user", "content": p}], add_generation_prompt=True, tokenize=False)
-             for p in ("Evaluate 5 + 7.", "A library has 68 books and lends out 33. How many are left?")]
-    tokenizer.padding_side = "left"
-    batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False)
-    tokenizer.padding_side = "right"
-    expected = model.generate(**batch, do_sample=False, max_new_tokens=40)[:, batch["input_ids"].shape[1]:]
-    got = best_of_n.top_k_sample(model, batch["input_ids"], batch["attention_mask"], 40, 1,
-                                 [model.generation_config.eos_token_id], tokenizer.pad_token_id,
-                                 vocab=trained_vocab(model) if trained_only else None)
-    assert got.tolist() == expected.tolist()
 
 
 def test_best_of_n_runs_end_to_end(policy, scorer, tmp_path):

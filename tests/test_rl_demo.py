@@ -6,8 +6,9 @@ import torch
 
 from nbhelpers import grpo, rl_demo
 from nbhelpers.generate.datagen import make_problems, split_of
+from nbhelpers.thinking import final_answer
 from nbhelpers.warmup import VOCAB_ATTR
-from test_grpo import tiny_policy
+from helpers import tiny_policy
 
 
 def test_final_answer_and_gold_reward():
@@ -16,7 +17,7 @@ def test_final_answer_and_gold_reward():
              "<think>\n40 + 2 = 42.",                                  # never closes: no answer
              "The answer is 42.",                                      # no thinking, still answers
              "<think>\nsteps\n</think>\n\nno number"]
-    assert [rl_demo.final_answer(t) for t in texts] == [42, 32, None, 42, None]
+    assert [final_answer(t) for t in texts] == [42, 32, None, 42, None]
     chat = [[{"role": "assistant", "content": t}] for t in texts]
     assert rl_demo.gold_reward(completions=chat, answer=[42] * 5, prompts=None) == [1.0, 0.0, 0.0, 1.0, 0.0]
     assert rl_demo.gold_accuracy(texts, [42, 42, 42, 42, 42]) == pytest.approx(0.4)

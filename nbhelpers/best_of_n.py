@@ -126,7 +126,7 @@ def plot_best_of_n(result: BestOfN, save=None):
         ax.set_xscale("log", base=2)
         ax.set_xticks(result.ns, [str(n) for n in result.ns])
         ax.set_ylim(-0.02, 1.02)
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower right")   # the curves sit high: the lower right stays clear
     left.set(xlabel="N (completions sampled per prompt)", ylabel="gold accuracy of the pick (higher is better)",
              title=f"Best-of-N on {result.prompts} prompts")
     right.set(xlabel="N (completions sampled per prompt)", ylabel="share with closed thinking (higher is better)",

@@ -205,11 +205,13 @@ def check_images(page, name: str, sources: dict[int, str]) -> list[int]:
 
 
 def check_widget(page, name: str, index: int, source: str, timeout: float = 60) -> None:
-    """Type a new response into the scorer widget of cell `index`, click Score, expect a new reward."""
+    """Type a new response into the scorer widget of cell `index`, click Score, expect a new reward (and the
+    tokens the reward model reads under it)."""
     cell = page.locator(".jp-Notebook .jp-Cell").nth(index)
-    reward = cell.locator(".widget-html-content")
+    reward = cell.locator(".widget-html-content", has_text="reward:").first
     try:
         reward.wait_for(timeout=30_000)
+        cell.locator(".widget-html-content", has_text="hover a token").first.wait_for(timeout=30_000)
         before = reward.inner_text()
         response = cell.locator(".widget-textarea:has(label:text-is('response')) textarea")
         response.fill("")

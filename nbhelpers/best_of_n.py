@@ -17,9 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import torch
-
-from .formatting import messages_of
+from .grpo import complete
 from .thinking import final_answer, has_closed_thinking
 
 NS = (1, 2, 4, 8, 16)
@@ -74,32 +72,13 @@ def pick_metrics(correct, closed, rewards: dict[str, list[list[float]]], ns=NS) 
     return BestOfN(ns, accuracy, thinking, len(correct))
 
 
-def sample_completions(policy, tokenizer, prompts, n: int, max_new_tokens: int = 96, top_k: int = 20,
-                       seed: int = 0) -> list[list[str]]:
-    """`n` completions per prompt, sampled (`top_k`, temperature 1) through the policy's chat template in one
-    left-padded batch; seeded, so the same call gives the same completions. For the tiny policy, load it with
-    `load_policy(..., trained_vocab_only=True)`: the same distribution over the tokens it learned, ~20x cheaper."""
-    texts = [tokenizer.apply_chat_template(messages_of(p), add_generation_prompt=True, tokenize=False) for p in prompts]
-    side, tokenizer.padding_side = tokenizer.padding_side, "left"
-    try:
-        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(policy.device)
-    finally:
-        tokenizer.padding_side = side
-    torch.manual_seed(seed)
-    with torch.inference_mode():
-        out = policy.generate(**batch, do_sample=True, top_k=top_k, temperature=1.0, max_new_tokens=max_new_tokens,
-                              num_return_sequences=n)
-    decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
-    return [decoded[i * n:(i + 1) * n] for i in range(len(prompts))]
-
-
 def best_of_n(policy, tokenizer, scorer, pairs, ns=NS, max_new_tokens: int = 96, top_k: int = 20,
               seed: int = 0) -> tuple[BestOfN, list[list[str]]]:
     """Best-of-N on `pairs` (their prompts; gold = the final answer of each `chosen`): sample max(ns)
     completions per prompt once, score them with `scorer` and its head only, and compare the picks
     (`pick_metrics`). Returns (the metrics, the completions per prompt)."""
     prompts = [p["prompt"] for p in pairs]
-    completions = sample_completions(policy, tokenizer, prompts, max(ns), max_new_tokens, top_k, seed)
+    completions = complete(policy, tokenizer, prompts, max_new_tokens, max(ns), top_k, seed)
     flat_prompts = [p for p, cs in zip(prompts, completions) for _ in cs]
     flat = [c for cs in completions for c in cs]
     per_prompt = lambda values: [values[i:i + max(ns)] for i in range(0, len(values), max(ns))]

@@ -144,6 +144,33 @@ def restrict_to_trained_vocab(model, tokenizer):
     return model, small
 
 
+def complete(policy, tokenizer, prompts, max_new_tokens: int = 128, n: int = 1, top_k: int | None = None,
+             seed: int = 0) -> list[list[str]]:
+    """`n` completions of each prompt (a string or a conversation) through the policy's chat template, in one
+    left-padded batch: greedy, or with `top_k` sampled among the `top_k` likeliest tokens at temperature 1
+    (seeded: the same call gives the same completions). The tokenizer's padding side and the model's
+    train/eval mode are left as they were."""
+    import torch
+
+    from .formatting import messages_of
+
+    texts = [tokenizer.apply_chat_template(messages_of(p), add_generation_prompt=True, tokenize=False) for p in prompts]
+    side, was_training = tokenizer.padding_side, policy.training
+    tokenizer.padding_side = "left"
+    policy.eval()
+    try:
+        batch = tokenizer(texts, return_tensors="pt", padding=True, add_special_tokens=False).to(policy.device)
+        torch.manual_seed(seed)
+        sampling = dict(do_sample=True, top_k=top_k, temperature=1.0) if top_k else dict(do_sample=False)
+        with torch.inference_mode():
+            out = policy.generate(**batch, max_new_tokens=max_new_tokens, num_return_sequences=n, **sampling)
+    finally:
+        tokenizer.padding_side = side
+        policy.train(was_training)
+    decoded = tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
+    return [decoded[i * n:(i + 1) * n] for i in range(len(prompts))]
+
+
 def prompt_dataset(prompts, conversational: bool = True, **columns):
     """A `datasets.Dataset` with a `prompt` column (as user messages if `conversational`, so the
     policy's chat template is applied) plus any extra columns, which TRL passes to reward functions."""

@@ -11,31 +11,13 @@ in a given number of steps.
 from __future__ import annotations
 
 from .formatting import as_text
+from .grpo import complete, prompt_dataset, run_grpo
 from .thinking import final_answer
 
 
 def gold_reward(completions, answer, **kwargs) -> list[float]:
     """TRL reward function: 1.0 if a completion's final answer is the dataset's `answer` column, else 0.0."""
     return [1.0 if final_answer(as_text(c)) == int(a) else 0.0 for c, a in zip(completions, answer)]
-
-
-def greedy_completions(model, tokenizer, prompts, max_new_tokens: int = 128) -> list[str]:
-    """The policy's greedy completion of each prompt (a user message), in one left-padded batch."""
-    import torch
-
-    side, was_training = tokenizer.padding_side, model.training
-    tokenizer.padding_side = "left"
-    model.eval()
-    try:
-        batch = tokenizer.apply_chat_template([[{"role": "user", "content": p}] for p in prompts],
-                                              add_generation_prompt=True, padding=True, return_tensors="pt",
-                                              return_dict=True).to(model.device)
-        with torch.no_grad():
-            out = model.generate(**batch, max_new_tokens=max_new_tokens, do_sample=False)
-    finally:
-        tokenizer.padding_side = side
-        model.train(was_training)
-    return tokenizer.batch_decode(out[:, batch["input_ids"].shape[1]:], skip_special_tokens=True)
 
 
 def gold_accuracy(completions, answers) -> float:
@@ -45,7 +27,7 @@ def gold_accuracy(completions, answers) -> float:
 
 def evaluate(model, tokenizer, problems, max_new_tokens: int = 128) -> dict:
     """Gold accuracy and mean length (tokens) of the greedy completions of `problems` ({"prompt", "answer"})."""
-    texts = greedy_completions(model, tokenizer, [p["prompt"] for p in problems], max_new_tokens)
+    texts = [c[0] for c in complete(model, tokenizer, [p["prompt"] for p in problems], max_new_tokens)]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     return {"gold_accuracy": gold_accuracy(texts, [p["answer"] for p in problems]),
             "held_out_length": sum(lengths) / len(lengths), "completions": texts}
@@ -68,8 +50,6 @@ def run_tracked(model, tokenizer, reward_funcs, train_problems, held_out, output
     before training): `step`, `reward` (mean over the step's sampled completions), `completion_length`
     (their mean, tokens), `gold_accuracy` and `held_out_length` (greedy, held out; None between checks),
     `grpo_settings` go to `grpo.run_grpo` (learning_rate, num_generations, ...)."""
-    from .grpo import prompt_dataset, run_grpo
-
     checks = {0: evaluate(model, tokenizer, held_out, max_new_tokens)}
     dataset = prompt_dataset([p["prompt"] for p in train_problems], answer=[p["answer"] for p in train_problems])
     check = _held_out_check(tokenizer, held_out, eval_every, max_new_tokens, checks)

@@ -8,7 +8,7 @@ import torch
 from nbhelpers import best_of_n
 from nbhelpers.best_of_n import PICKS, pick_metrics
 from nbhelpers.bodies import body_path
-from nbhelpers.grpo import load_policy
+from nbhelpers.grpo import complete, load_policy
 from nbhelpers.modeling import load_for_training
 from nbhelpers.profiles import get_profile
 from nbhelpers.scoring import RewardScorer
@@ -59,10 +59,10 @@ def scorer(tiny_profile):
 def test_sampling_is_seeded_and_keeps_the_tokenizer(policy):
     model, tokenizer = policy
     prompts = ["Evaluate 15 + 27.", "How much is 66 minus 34?"]
-    first = best_of_n.sample_completions(model, tokenizer, prompts, 3, max_new_tokens=16, seed=1)
+    first = complete(model, tokenizer, prompts, 16, n=3, top_k=20, seed=1)
     assert [len(c) for c in first] == [3, 3] and all(isinstance(t, str) for c in first for t in c)
-    assert best_of_n.sample_completions(model, tokenizer, prompts, 3, max_new_tokens=16, seed=1) == first
-    assert best_of_n.sample_completions(model, tokenizer, prompts, 3, max_new_tokens=16, seed=2) != first
+    assert complete(model, tokenizer, prompts, 16, n=3, top_k=20, seed=1) == first
+    assert complete(model, tokenizer, prompts, 16, n=3, top_k=20, seed=2) != first
     assert tokenizer.padding_side == "right"
 
 

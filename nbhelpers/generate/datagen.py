@@ -556,15 +556,13 @@ def make_problems(n: int, seed: int, partition: str = "test", templates: str = "
     held-out checks: the shipped digit mix, problems from one side of the hash partition (``split_of``:
     "test" problems are in no training pair and no warm-up text), worded with the "train" or "test" templates.
     Deterministic, and drawn from its own random stream, so it does not repeat the shipped splits' order."""
+    if partition not in ("train", "test"):
+        raise ValueError(f"partition must be 'train' or 'test'; got {partition!r}")
     rng = random.Random(f"problems/{seed}/{partition}/{templates}")
     used, rows = set(), []
     while len(rows) < n:
-        op = rng.choice("+-")
-        na, nb = rng.choices(*zip(*DIGIT_MIX[op]))[0]
-        a, b = _rand_nonzero_digits(rng, na), _rand_nonzero_digits(rng, nb)
-        if (op == "-" and a <= b) or (a, op, b) in used or split_of(a, op, b) != partition:
-            continue
-        used.add((a, op, b))
+        a, op, b = problem = _draw_problem(rng, partition, used)
+        used.add(problem)
         rows.append({"prompt": rng.choice(PROMPT_TEMPLATES[templates][op]).format(a=a, b=b), "answer": _true(a, op, b)})
     return rows
 

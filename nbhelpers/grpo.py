@@ -71,8 +71,9 @@ def policy_source(model_dir) -> str:
 def load_policy(source, device: str | None = None, trained_vocab_only: bool = False):
     """(causal LM, tokenizer) to train with GRPO/RLOO: from a folder or Hub id, or from a saved
     reward-model folder (its base body, see `policy_source`). Pad token set on tokenizer and config.
-    `trained_vocab_only`: a warmed-up tiny body writes only the tokens its warm-up trained (see
-    `restrict_to_trained_vocab`), so sampling and GRPO steps cost a fraction on a CPU."""
+    `trained_vocab_only`: if the body records the tokens its warm-up trained (the tiny body), keep only those in
+    its output layer (`restrict_to_trained_vocab`): sampling and GRPO steps then cost a fraction on a CPU. A
+    pretrained body (no such record) is returned whole."""
     from pathlib import Path
 
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -89,7 +90,11 @@ def load_policy(source, device: str | None = None, trained_vocab_only: bool = Fa
     model = AutoModelForCausalLM.from_pretrained(source, dtype=compute_dtype(device)).to(device)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    return restrict_to_trained_vocab(model, tokenizer) if trained_vocab_only else (model, tokenizer)
+    from .warmup import trained_vocab
+
+    if trained_vocab_only and trained_vocab(model):
+        return restrict_to_trained_vocab(model, tokenizer)
+    return model, tokenizer
 
 
 def restrict_to_trained_vocab(model, tokenizer):
@@ -135,6 +140,7 @@ def restrict_to_trained_vocab(model, tokenizer):
         head.weight.copy_(embedding.weight[:len(keep)])
     model.config.tie_word_embeddings = False
     model.set_output_embeddings(head)
+    model.config.vocab_size = len(keep)   # the output layer's size: what the causal-LM loss (SFT) reshapes logits by
     for config in (model.config, model.generation_config):
         for name in ("bos_token_id", "eos_token_id", "pad_token_id"):
             value = getattr(config, name, None)
@@ -291,7 +297,7 @@ def reward_table(log_history) -> list[dict]:
     log_history = getattr(getattr(log_history, "state", None), "log_history", log_history)
     rows = []
     for entry in log_history:
-        if "reward" not in entry:
+        if entry.get("reward") is None:
             continue
         row = {"step": entry.get("step")}
         row.update({k: v for k, v in entry.items() if k == "reward" or k == "reward_std" or k.startswith("rewards/")})

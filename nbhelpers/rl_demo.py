@@ -33,6 +33,55 @@ def evaluate(model, tokenizer, problems, max_new_tokens: int = 128) -> dict:
             "held_out_length": sum(lengths) / len(lengths), "completions": texts}
 
 
+def train_to_skip_thinking(policy, tokenizer, pairs, output_dir, max_steps: int = 20, learning_rate: float = 1e-4,
+                           seed: int = 0) -> float:
+    """Give the policy a habit a reward model can see: a few steps of supervised fine-tuning (TRL's SFTTrainer,
+    loss on the answer only) on the bare answers of the `no_thinking` pairs, their rejected side ("The answer
+    is 81.", no thinking). The tiny policy then mostly answers at once, and mostly wrong: it needs its
+    thinking to add. Trains `policy` in place; returns the last logged training loss."""
+    from datasets import Dataset
+    from trl import SFTConfig, SFTTrainer
+
+    from .device import trainer_precision
+    from .setup import one_bar
+
+    bare = [p for p in pairs if p.get("category") == "no_thinking"]
+    if not bare:
+        raise ValueError("no pair has category 'no_thinking'; pass the kit's training pairs (data/thinking_prefs/train.jsonl).")
+    dataset = Dataset.from_list([{"prompt": [{"role": "user", "content": p["prompt"]}],
+                                  "completion": [{"role": "assistant", "content": p["rejected"]}]} for p in bare])
+    args = SFTConfig(output_dir=str(output_dir), report_to="none", seed=seed, data_seed=seed, max_steps=max_steps,
+                     learning_rate=learning_rate, lr_scheduler_type="constant", per_device_train_batch_size=16,
+                     logging_steps=max(1, max_steps // 4), save_strategy="no", gradient_checkpointing=False,
+                     dataloader_num_workers=0, disable_tqdm=False, **trainer_precision(policy.device.type))
+    trainer = SFTTrainer(model=policy, args=args, train_dataset=dataset, processing_class=tokenizer)
+    one_bar(trainer)
+    trainer.train()
+    # SFTTrainer patches the model's forward (a fused LM head that calls the forward it replaced); drop the patch,
+    # or a copy of this policy (copy.deepcopy) would still run the original's forward, with the original's weights
+    vars(policy).pop("forward", None)
+    return [e["loss"] for e in trainer.state.log_history if "loss" in e][-1]
+
+
+def train_flawed_reward_model(pairs, leave_out: str = "longer_but_worse", max_steps: int = 30, profile=None,
+                              seed: int = 0):
+    """A reward model with a known flaw, as a `RewardScorer`: the profile's head alone (no verifier) trained for
+    `max_steps` on the pairs without the `leave_out` category. Without `longer_but_worse` every remaining category
+    (no thinking, shallow thinking, ...) prefers the longer answer: it learns "longer is better"."""
+    from dataclasses import replace
+
+    from .profiles import Profile, get_profile
+    from .scoring import RewardScorer
+    from .training import train_reward_model
+
+    kept = [p for p in pairs if p.get("category") != leave_out]
+    if len(kept) == len(pairs):
+        raise ValueError(f"no pair has category {leave_out!r}: nothing would be left out.")
+    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    result = train_reward_model(kept, profile=replace(profile, verifier=False), max_steps=max_steps, seed=seed)
+    return RewardScorer(result.model, result.tokenizer, result.meta)
+
+
 def _held_out_check(tokenizer, problems, every, max_new_tokens, results):
     from transformers import TrainerCallback
 
@@ -60,9 +109,22 @@ def run_tracked(model, tokenizer, reward_funcs, train_problems, held_out, output
     rows = []
     for step in range(max_steps + 1):
         entry, held = logged.get(step, {}), checks.get(step, {})
-        rows.append({"step": step, "reward": entry.get("reward"), "completion_length": entry.get("completions/mean_length"),
+        rows.append({**entry, "step": step, "reward": entry.get("reward"),
+                     "completion_length": entry.get("completions/mean_length"),
                      "gold_accuracy": held.get("gold_accuracy"), "held_out_length": held.get("held_out_length")})
     return rows
+
+
+def summarize(rows, first: int = 4) -> dict:
+    """A run of `run_tracked` in a few numbers: gold accuracy at the first and last check and its best, the
+    mean reward and sample length of the `first` and the last `first` steps."""
+    checked = [r["gold_accuracy"] for r in rows if r["gold_accuracy"] is not None]
+    trained = [r for r in rows if r["reward"] is not None]
+    mean = lambda part, key: sum(r[key] for r in part) / len(part)
+    return {"gold_start": checked[0], "gold_end": checked[-1], "gold_best": max(checked),
+            "reward_start": mean(trained[:first], "reward"), "reward_end": mean(trained[-first:], "reward"),
+            "length_start": mean(trained[:first], "completion_length"),
+            "length_end": mean(trained[-first:], "completion_length")}
 
 
 def _smooth(values, window):

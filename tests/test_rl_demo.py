@@ -1,5 +1,7 @@
 """Gold checks of a GRPO run: final answers, the gold reward, a vocabulary-restricted policy, tracked rows."""
+import math
 import re
+from copy import deepcopy
 
 import pytest
 import torch
@@ -8,7 +10,7 @@ from nbhelpers import grpo, rl_demo
 from nbhelpers.generate.datagen import make_problems, split_of
 from nbhelpers.thinking import final_answer
 from nbhelpers.warmup import VOCAB_ATTR
-from helpers import tiny_policy
+from helpers import make_pairs, tiny_policy
 
 
 def test_final_answer_and_gold_reward():
@@ -62,3 +64,47 @@ def test_run_tracked_records_every_step_and_the_checks(tmp_path):
     assert all(0 < r["completion_length"] <= 6 for r in rows[1:])
     rl_demo.plot_runs({"a": rows, "b": rows}, save=tmp_path / "runs.png")
     assert (tmp_path / "runs.png").stat().st_size > 0
+
+
+def test_run_tracked_rows_carry_trls_reward_columns_and_summarize_them(tmp_path):
+    model, tokenizer = tiny_policy()
+    problems = [{"prompt": f"What is {a} + 3?", "answer": a + 3} for a in range(10, 18)]
+    rows = rl_demo.run_tracked(model, tokenizer, [rl_demo.gold_reward], problems, problems[:3], tmp_path,
+                               max_steps=2, eval_every=1, max_new_tokens=4, num_generations=2, prompts_per_step=1)
+    table = grpo.reward_table(rows)
+    assert [r["step"] for r in table] == [1, 2] and all("rewards/gold_reward/mean" in r for r in table)
+    rows = [{"step": 0, "reward": None, "completion_length": None, "gold_accuracy": 0.25},
+            {"step": 1, "reward": 1.0, "completion_length": 10.0, "gold_accuracy": None},
+            {"step": 2, "reward": 3.0, "completion_length": 30.0, "gold_accuracy": 0.75},
+            {"step": 3, "reward": 5.0, "completion_length": 50.0, "gold_accuracy": 0.5}]
+    assert rl_demo.summarize(rows, first=2) == {
+        "gold_start": 0.25, "gold_end": 0.5, "gold_best": 0.75, "reward_start": 2.0, "reward_end": 4.0,
+        "length_start": 20.0, "length_end": 40.0}
+
+
+def test_restricted_policy_trains_with_a_language_model_loss_and_learns_to_skip_thinking(tmp_path):
+    model, tokenizer = tiny_policy()
+    setattr(model.config, VOCAB_ATTR, sorted(set(tokenizer("What is 0123456789 + ? The answer is .")["input_ids"])))
+    model, small = grpo.restrict_to_trained_vocab(model, tokenizer)
+    assert model.config.vocab_size == model.get_output_embeddings().weight.shape[0]
+    pairs = make_pairs(16)
+    before = model.get_output_embeddings().weight.detach().clone()
+    loss = rl_demo.train_to_skip_thinking(model, small, pairs, tmp_path, max_steps=2, learning_rate=1e-2)
+    assert math.isfinite(loss) and not torch.equal(before, model.get_output_embeddings().weight)
+    copy = deepcopy(model)   # a copy computes with its own weights (TRL's forward patch would tie it to `model`)
+    with torch.no_grad():
+        copy.get_output_embeddings().weight.mul_(-1.0)
+        ids = torch.tensor([small("What is 12 + 3?")["input_ids"]])
+        assert not torch.allclose(copy(ids).logits, model(ids).logits)
+    with pytest.raises(ValueError, match="no_thinking"):
+        rl_demo.train_to_skip_thinking(model, small, [{**p, "category": "shallow_thinking"} for p in pairs], tmp_path)
+
+
+def test_flawed_reward_model_leaves_out_a_category_and_has_no_verifier(tiny_profile):
+    pairs = make_pairs(16)
+    with pytest.raises(ValueError, match="longer_but_worse"):
+        rl_demo.train_flawed_reward_model(pairs, max_steps=1, profile=tiny_profile)
+    mixed = [p if i % 2 else type(p)({**p, "category": "longer_but_worse"}, line=p.line) for i, p in enumerate(pairs)]
+    flawed = rl_demo.train_flawed_reward_model(mixed, max_steps=1, profile=tiny_profile)
+    assert flawed.verifier is None and flawed.meta["n_train"] == 8
+    assert len(flawed.score_batch(["What is 1 + 2?"], ["The answer is 3."])) == 1

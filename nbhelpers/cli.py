@@ -163,12 +163,9 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_memory(args) -> int:
-    from .memory import format_table, profile_estimates
+    from .memory import report
 
-    profile = get_profile(args.profile)
-    batch, seq = args.batch or profile.batch_size, args.seq or profile.max_length
-    print(f"profile {profile.name} ({profile.model})")
-    print(format_table(profile_estimates(profile, batch, seq), batch, seq))
+    print(report(get_profile(args.profile), args.batch, args.seq))
     return 0
 
 

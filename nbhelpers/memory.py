@@ -171,12 +171,57 @@ def profile_estimates(profile, batch: int | None = None, seq: int | None = None,
     return out
 
 
+def fix_savings(profile, batch: int | None = None, seq: int | None = None, config=None) -> list[dict]:
+    """Rows (label, parts, "saves": bytes less than the row above) from naive bf16 full fine-tuning to the
+    profile's set-up and beyond, one out-of-memory fix per row, each added to the row above (so what a fix
+    saves depends on the fixes before it: a smaller batch saves much less once checkpointing is on).
+    The row that matches the profile's own set-up says so."""
+    batch = batch or profile.batch_size
+    seq = seq or profile.max_length
+    r = profile.lora["r"] if profile.lora else 16
+    targets = profile.lora.get("target_modules", PROJECTIONS) if profile.lora else PROJECTIONS
+    setup = dict(config=config or QWEN3_4B, batch=batch, seq=seq, lora_r=None, target_modules=targets,
+                 compute_bytes=2, quantize_4bit=False, gradient_checkpointing=False, optim="adamw_torch")
+    fixes = [("bf16 full fine-tuning, AdamW fp32 (no fix)", {}),
+             (f"+ LoRA r={r} (train adapters + head only)", dict(lora_r=r)),
+             ("+ 4-bit NF4 body (QLoRA)", dict(quantize_4bit=True)),
+             ("+ gradient checkpointing", dict(gradient_checkpointing=True)),
+             ("+ paged 8-bit AdamW", dict(optim="paged_adamw_8bit"))]
+    if batch > 1:
+        fixes.append((f"+ batch {batch // 2} (grad_accum x2 keeps the effective batch)", dict(batch=batch // 2)))
+    fixes.append((f"+ max_length {seq // 2} (longer pairs are cut)", dict(seq=seq // 2)))
+    own = dict(lora_r=profile.lora and r, quantize_4bit=profile.quantize_4bit, optim=profile.optim,
+               gradient_checkpointing=profile.gradient_checkpointing, batch=profile.batch_size, seq=profile.max_length)
+    rows, previous = [], None
+    for label, change in fixes:
+        setup.update(change)
+        parts = estimate(**setup)
+        mine = all(setup[k] == v for k, v in own.items())
+        rows.append({"label": label + (f" = profile {profile.name}" if mine else ""), **parts,
+                     "saves": previous - parts["total"] if previous else None})
+        previous = parts["total"]
+    return rows
+
+
 def format_table(rows: list[dict], batch: int, seq: int) -> str:
+    """A markdown table of estimate rows in GiB (with a "saves" column when the rows have one)."""
     cols = ["weights", "trainable_params", "gradients", "optimizer_state", "activations", "total"]
     head = ["set-up (ESTIMATE, GiB)", "weights", "LoRA/params", "grads", "optimizer", "activations", "total"]
+    if all("saves" in row for row in rows):
+        cols, head = cols + ["saves"], head + ["saves"]
     lines = [f"ESTIMATE (formula, not measured on a GPU) for batch {batch} x seq {seq}; "
              "excludes CUDA context/fragmentation (add ~0.5-1 GiB)",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        lines.append("| " + row["label"] + " | " + " | ".join(f"{row[c] / GIB:.2f}" for c in cols) + " |")
+        lines.append("| " + row["label"] + " | " + " | ".join("-" if row[c] is None else f"{row[c] / GIB:.2f}"
+                                                            for c in cols) + " |")
     return "\n".join(lines)
+
+
+def report(profile, batch: int | None = None, seq: int | None = None) -> str:
+    """The ESTIMATE tables `python -m nbhelpers memory` prints: set-ups compared, then what each fix saves."""
+    batch, seq = batch or profile.batch_size, seq or profile.max_length
+    return (f"profile {profile.name} ({profile.model})\n"
+            f"{format_table(profile_estimates(profile, batch, seq), batch, seq)}\n\n"
+            f"What each fix saves, added one at a time from the top:\n"
+            f"{format_table(fix_savings(profile, batch, seq), batch, seq)}")

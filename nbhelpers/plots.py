@@ -112,3 +112,25 @@ def plot_lengths(lengths, max_length, save=None):
            title="Token lengths")
     ax.legend()
     return _finish(fig, save)
+
+
+def plot_margin_histograms(reports: dict, title="Margins on held-out pairs", save=None):
+    """One margin histogram per evaluation report ({label: report}), side by side on the same bins and axes:
+    how far right of 0 the margins lie shows how well each model separates chosen from rejected."""
+    import matplotlib.pyplot as plt
+
+    margins = {label: report["margins"] for label, report in reports.items()}
+    everything = [m for ms in margins.values() for m in ms]
+    lo, hi = min(everything + [-1.0]), max(everything + [1.0])
+    bins = [lo + (hi - lo) * i / 30 for i in range(31)]
+    fig, axes = plt.subplots(1, len(reports), figsize=(4 * len(reports), 3.4), sharex=True, sharey=True,
+                             squeeze=False)
+    for ax, (label, report) in zip(axes[0], reports.items()):
+        ax.hist(report["margins"], bins=bins, color="tab:blue", alpha=0.8)
+        ax.axvline(0, color="black", lw=1)
+        ax.set(title=f"{label}\naccuracy {report['accuracy']:.2f}, mean margin {report['mean_margin']:.2f}",
+               xlabel="margin = chosen - rejected (right of 0 is right)")
+        ax.title.set_fontsize(10)
+    axes[0][0].set_ylabel("pairs")
+    fig.suptitle(title)
+    return _finish(fig, save)

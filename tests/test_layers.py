@@ -12,7 +12,8 @@ LAYERS = [   # lowest first
     {"body", "bodies"},                                                              # where bodies come from
     {"modeling"},                                                                    # load / wrap / save a reward model
     {"scoring"},                                                                     # the reward, in one place
-    {"training", "grpo", "widgets", "exercises", "best_of_n", "rl_demo", "troubleshooting"},  # what uses the reward
+    {"training", "grpo", "widgets", "exercises", "best_of_n", "rl_demo", "troubleshooting",
+     "score_drift"},                                                                  # what uses the reward
     {"cli", "__init__", "__main__"},                                                 # entry points
 ]
 LAYER = {name: i for i, names in enumerate(LAYERS) for name in names}

@@ -63,23 +63,19 @@ def train_to_skip_thinking(policy, tokenizer, pairs, output_dir, max_steps: int 
     return [e["loss"] for e in trainer.state.log_history if "loss" in e][-1]
 
 
-def train_flawed_reward_model(pairs, leave_out: str = "longer_but_worse", max_steps: int = 30, profile=None,
+def train_flawed_reward_model(pairs, leave_out: str = "longer_but_worse", max_steps: int = -1, profile=None,
                               seed: int = 0):
-    """A reward model with a known flaw, as a `RewardScorer`: the profile's head alone (no verifier) trained for
-    `max_steps` on the pairs without the `leave_out` category. Without `longer_but_worse` every remaining category
-    (no thinking, shallow thinking, ...) prefers the longer answer: it learns "longer is better"."""
-    from dataclasses import replace
-
+    """A reward model with a known flaw, as a `RewardScorer`: the profile's head alone (no verifier) trained on
+    the pairs without the `leave_out` category, for the profile's own schedule (or `max_steps`). Without
+    `longer_but_worse` every remaining category (no thinking, shallow thinking, ...) prefers the longer answer:
+    it learns "longer is better"."""
     from .profiles import Profile, get_profile
-    from .scoring import RewardScorer
-    from .training import train_reward_model
+    from .troubleshooting import train_head
 
     kept = [p for p in pairs if p.get("category") != leave_out]
     if len(kept) == len(pairs):
         raise ValueError(f"no pair has category {leave_out!r}: nothing would be left out.")
-    profile = profile if isinstance(profile, Profile) else get_profile(profile)
-    result = train_reward_model(kept, profile=replace(profile, verifier=False), max_steps=max_steps, seed=seed)
-    return RewardScorer(result.model, result.tokenizer, result.meta)
+    return train_head(kept, profile if isinstance(profile, Profile) else get_profile(profile), max_steps, seed)
 
 
 def _held_out_check(tokenizer, problems, every, max_new_tokens, results):

@@ -10,41 +10,14 @@ toward a sum of 0. `centering_runs` trains one short run with and without it; at
 """
 from __future__ import annotations
 
-import contextlib
 import copy
-import io
 import math
-import tempfile
 from dataclasses import replace
 from statistics import mean, stdev
 
 from .modeling import load_for_training
 from .profiles import Profile, get_profile
-from .scoring import RewardScorer
-from .training import train_reward_model
-
-
-def _throwaway():
-    """A Trainer callback for a run thrown away after scoring: no checkpoints, no metrics logged per step."""
-    from transformers import TrainerCallback
-
-    class Throwaway(TrainerCallback):
-        def on_step_end(self, args, state, control, **kwargs):
-            control.should_save = control.should_log = False
-    return Throwaway()
-
-
-def short_run(train_pairs: list[dict], profile: Profile, steps: int, seed: int = 0, model=None,
-              tokenizer=None) -> RewardScorer:
-    """A head-only scorer after `steps` optimizer steps on the first steps * batch_size pairs. Nothing is saved,
-    and only the progress bar is shown (the final metrics line, averaged over the run, would read as results).
-    `model`/`tokenizer` from `load_for_training`, loaded here if omitted."""
-    profile = replace(profile, verifier=False)
-    with tempfile.TemporaryDirectory() as checkpoints, contextlib.redirect_stdout(io.StringIO()):
-        result = train_reward_model(train_pairs[: steps * profile.batch_size], profile=profile, max_steps=steps,
-                                    model=model, tokenizer=tokenizer, seed=seed, checkpoint_dir=checkpoints,
-                                    callbacks=[_throwaway()])
-    return RewardScorer(result.model, result.tokenizer, result.meta)
+from .troubleshooting import train_head
 
 
 def centering_runs(train_pairs: list[dict], profile: Profile | str | None = None, steps: int = 10,
@@ -56,8 +29,8 @@ def centering_runs(train_pairs: list[dict], profile: Profile | str | None = None
     base = profile if isinstance(profile, Profile) else get_profile(profile)
     base = replace(base, batch_size=batch_size, learning_rate=base.learning_rate * learning_rate_scale)
     model, tokenizer = load_for_training(base, seed=seed)
-    return {c: short_run(train_pairs, replace(base, center_rewards_coefficient=c), steps, seed,
-                         copy.deepcopy(model), tokenizer) for c in coefficients}
+    return {c: train_head(train_pairs[: steps * batch_size], replace(base, center_rewards_coefficient=c), steps, seed,
+                          copy.deepcopy(model), tokenizer) for c in coefficients}
 
 
 def both_sides(pair_rewards) -> list[float]:

@@ -46,17 +46,24 @@ def _short_run_callback():
     return NoCheckpointsNoLogs()
 
 
-def short_run(train_pairs: list[dict], eval_pairs: list[dict], profile: Profile, max_steps: int,
-              seed: int = 0) -> dict:
-    """Train a fresh reward model on `train_pairs` for `max_steps` steps with `profile`, the score head alone
-    (the verifier is switched off, so nothing is fitted after training), and evaluate it on `eval_pairs`.
-
-    Returns the `evaluate_pairs` report (accuracy, mean_margin, margins, by_category, ...) with the
-    learning rate, the steps and the training seconds. Nothing is saved, not even checkpoints, and nothing is
-    logged: the trainer shows its progress bar and no metric lines.
-    """
+def train_head(train_pairs: list[dict], profile: Profile, max_steps: int, seed: int = 0, model=None,
+               tokenizer=None) -> RewardScorer:
+    """A reward model trained on `train_pairs` for `max_steps` steps (-1: the profile's schedule) with `profile`,
+    the score head alone (the verifier is switched off, so nothing is fitted after training), as a scorer
+    (`scorer.meta` has the training seconds). `model`/`tokenizer` from `load_for_training`, loaded fresh if
+    omitted. Nothing is saved, not even checkpoints, and nothing is logged: the trainer shows its progress bar
+    and no metric lines (a short run's averaged metrics would read as results)."""
     with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
         result = train_reward_model(train_pairs, None, replace(profile, verifier=False), max_steps=max_steps,
-                                    seed=seed, checkpoint_dir=folder, callbacks=[_short_run_callback()])
-    report = evaluate_pairs(RewardScorer(result.model, result.tokenizer, result.meta), eval_pairs)
-    return {**report, "learning_rate": profile.learning_rate, "steps": max_steps, "train_seconds": result.seconds}
+                                    model=model, tokenizer=tokenizer, seed=seed, checkpoint_dir=folder,
+                                    callbacks=[_short_run_callback()])
+    return RewardScorer(result.model, result.tokenizer, result.meta)
+
+
+def short_run(train_pairs: list[dict], eval_pairs: list[dict], profile: Profile, max_steps: int,
+              seed: int = 0) -> dict:
+    """`train_head`, then its `evaluate_pairs` report on `eval_pairs` (accuracy, mean_margin, margins,
+    by_category, ...) with the learning rate, the steps and the training seconds."""
+    scorer = train_head(train_pairs, profile, max_steps, seed)
+    return {**evaluate_pairs(scorer, eval_pairs), "learning_rate": profile.learning_rate, "steps": max_steps,
+            "train_seconds": scorer.meta["train_seconds"]}

@@ -1,10 +1,10 @@
 # `make run`: build .venv if needed, ready the tiny profile's pretrained body (shipped with the kit:
-# seconds), execute the four notebooks headless with papermill on the offline `tiny` profile, showing
+# seconds), execute the five notebooks headless with papermill on the offline `tiny` profile, showing
 # each cell and its output as it runs; executed copies and plots go to outputs/.
 # `make test`: unit + notebook tests, and the exercise solutions pass their checks (also installs the
 # pretrained-profile wheels, which the unit tests use).
 # `make test-fast`: the unit tests without the ones marked slow (subprocesses, kernels, notebooks), for the edit loop.
-# `make test-browser`: the four notebooks in JupyterLab in headless Chromium (Playwright): runs every cell, checks
+# `make test-browser`: the five notebooks in JupyterLab in headless Chromium (Playwright): runs every cell, checks
 # errors, plots and the scorer widget, screenshots to outputs/; installs Playwright and (as root) Debian's chromium.
 PYTHON ?= python3
 VENV   := .venv

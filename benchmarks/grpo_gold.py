@@ -8,7 +8,8 @@ verifier), `rm_head` (its head only), or `flawed` / `flawed_head` (a reward mode
 `longer_but_worse` pairs: the folder DIR with and without its verifier; without --flawed, `flawed` trains
 notebook 04's: `rl_demo.train_flawed_reward_model`, head only, the profile's schedule). `--start lazy` first teaches the policy
 to skip its thinking as notebook 04 does (`rl_demo.train_to_skip_thinking`, 20 SFT steps). Settings: the policy
-restricted to its trained vocabulary, learning rate 3e-4, 8 generations x 4 prompts per step, top_k 20, beta 0;
+restricted to its trained vocabulary, learning rate 3e-4, 8 generations x 4 prompts per step, top_k 20, beta 0
+(`--beta`: a KL penalty toward the starting policy);
 greedy gold accuracy on 64 held-out problems (`make_problems(64, seed=0)`) every `--every` steps. Notebook 04
 runs `--start lazy --steps 16 --every 4 --max-new-tokens 96` with `rm` and `flawed`. Run it with
 OMP_NUM_THREADS=1 on a busy machine. Prints the accuracy per check and `rl_demo.summarize` of the run.
@@ -46,6 +47,7 @@ def main() -> None:
     ap.add_argument("--every", type=int, default=5)
     ap.add_argument("--max-new-tokens", type=int, default=128)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--beta", type=float, default=0.0, help="KL penalty toward the starting policy (TRL's beta)")
     ap.add_argument("--model", default=str(MODEL_DIR))
     ap.add_argument("--flawed", help="a reward model trained without the longer_but_worse pairs")
     args = ap.parse_args()
@@ -62,11 +64,11 @@ def main() -> None:
     rows = rl_demo.run_tracked(policy, tokenizer, [reward], train, held_out, OUTPUTS_DIR / "grpo-gold",
                                max_steps=args.steps, eval_every=args.every, max_new_tokens=args.max_new_tokens,
                                learning_rate=3e-4, num_generations=8, prompts_per_step=4, top_k=20, seed=args.seed,
-                               log_level="error")
+                               beta=args.beta, log_level="error")
     ran = time.perf_counter()
     checks = [(r["step"], round(r["gold_accuracy"], 3)) for r in rows if r["gold_accuracy"] is not None]
     summary = {k: round(v, 3) for k, v in rl_demo.summarize(rows, first=min(5, args.steps)).items()}
-    print(f"{args.reward} from the {args.start} policy, seed {args.seed}: setup {ready - start:.0f} s, run {ran - ready:.0f} s")
+    print(f"{args.reward} from the {args.start} policy, beta {args.beta}, seed {args.seed}: setup {ready - start:.0f} s, run {ran - ready:.0f} s")
     print(f"gold accuracy (step, accuracy): {checks}")
     print(f"summary: {summary}")
 

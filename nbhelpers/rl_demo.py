@@ -6,13 +6,14 @@ mean reward of the sampled completions (the proxy), their mean length, and, ever
 **gold accuracy** of the policy's greedy answers on held-out problems (`datagen.make_problems`). A reward
 that rises while gold accuracy stalls or falls is reward hacking; `plot_runs` shows runs side by side.
 `gold_reward` is the check itself as a TRL reward function: the upper bound of what the policy can learn
-in a given number of steps.
+in a given number of steps. `train_to_skip_thinking` gives a policy a habit a reward model can see (notebook 04:
+GRPO teaches it back); `train_flawed_reward_model` makes a reward model with a known flaw (notebook 05: hacked).
 """
 from __future__ import annotations
 
 from .formatting import as_text
 from .grpo import complete, prompt_dataset, run_grpo
-from .thinking import final_answer
+from .thinking import THINK_END, final_answer
 
 
 def gold_reward(completions, answer, **kwargs) -> list[float]:
@@ -26,11 +27,13 @@ def gold_accuracy(completions, answers) -> float:
 
 
 def evaluate(model, tokenizer, problems, max_new_tokens: int = 128) -> dict:
-    """Gold accuracy and mean length (tokens) of the greedy completions of `problems` ({"prompt", "answer"})."""
+    """Gold accuracy, mean length (tokens) and the number that think first (close a `</think>` block) of the
+    greedy completions of `problems` ({"prompt", "answer"})."""
     texts = [c[0] for c in complete(model, tokenizer, [p["prompt"] for p in problems], max_new_tokens)]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     return {"gold_accuracy": gold_accuracy(texts, [p["answer"] for p in problems]),
-            "held_out_length": sum(lengths) / len(lengths), "completions": texts}
+            "held_out_length": sum(lengths) / len(lengths), "thinks_first": sum(THINK_END in t for t in texts),
+            "completions": texts}
 
 
 def train_to_skip_thinking(policy, tokenizer, pairs, output_dir, max_steps: int = 20, learning_rate: float = 1e-4,
@@ -131,26 +134,30 @@ def _smooth(values, window):
     return out
 
 
-def plot_runs(runs: dict, smooth: int = 5, save=None):
-    """Runs of `run_tracked` side by side ({name: rows}): the reward gained since the start (each run's own
-    reward, a running mean over `smooth` steps, minus the mean of its first `smooth` steps), gold accuracy on
-    held-out problems, and the mean length of the sampled completions."""
+def plot_runs(runs: dict, smooth: int = 3, save=None):
+    """Runs of `run_tracked` side by side ({name: rows}): the reward gained since the start (a running mean over
+    `smooth` steps minus the mean of the first `smooth` steps, in units of the reward's spread within those first
+    batches, so reward models on different scales compare), gold accuracy on held-out problems, and the mean
+    length of the sampled completions."""
     import matplotlib.pyplot as plt
 
     from .plots import _finish
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for name, rows in runs.items():
         trained = [r for r in rows if r["reward"] is not None]
         steps = [r["step"] for r in trained]
-        first = sum(r["reward"] for r in trained[:smooth]) / len(trained[:smooth])
-        line, = axes[0].plot(steps, _smooth([r["reward"] - first for r in trained], smooth), label=name)
+        first = trained[:smooth]
+        start = sum(r["reward"] for r in first) / len(first)
+        unit = sum(r.get("reward_std") or 0.0 for r in first) / len(first) or 1.0
+        line, = axes[0].plot(steps, _smooth([(r["reward"] - start) / unit for r in trained], smooth), label=name)
         checked = [r for r in rows if r["gold_accuracy"] is not None]
         axes[1].plot([r["step"] for r in checked], [r["gold_accuracy"] for r in checked], "o-", color=line.get_color())
         axes[2].plot(steps, _smooth([r["completion_length"] for r in trained], smooth), color=line.get_color())
-    axes[0].set(xlabel="GRPO step", ylabel="reward gained since the start\n(the proxy; up = reward model happier)")
+    axes[0].axhline(0, color="gray", lw=0.8)
+    axes[0].set(xlabel="GRPO step", ylabel="reward gained since the start\n(in spreads at the start; the proxy)")
     axes[1].set(xlabel="GRPO step", ylabel="gold accuracy, greedy, held out\n(up = really better)", ylim=(0, 1))
-    axes[2].set(xlabel="GRPO step", ylabel="mean completion length (tokens)\n(up = longer, not better)")
-    axes[0].legend(fontsize=8)
+    axes[2].set(xlabel="GRPO step", ylabel="mean sample length (tokens)\n(up = longer, not better)")
+    axes[1].legend(*axes[0].get_legend_handles_labels(), loc="upper left", fontsize=8)   # accuracy stays low: room
     fig.suptitle("GRPO: the reward it optimizes vs the answers it gets right")
     return _finish(fig, save)

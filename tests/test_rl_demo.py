@@ -108,3 +108,13 @@ def test_flawed_reward_model_leaves_out_a_category_and_has_no_verifier(tiny_prof
     flawed = rl_demo.train_flawed_reward_model(mixed, max_steps=1, profile=tiny_profile)
     assert flawed.verifier is None and flawed.meta["n_train"] == 8
     assert len(flawed.score_batch(["What is 1 + 2?"], ["The answer is 3."])) == 1
+
+
+def test_evaluate_counts_right_answers_and_completions_that_think_first(monkeypatch):
+    from nbhelpers.tokenizer import qwen3_tokenizer
+
+    texts = ["<think>\n1 + 2 = 3.\n</think>\n\nThe answer is 3.", "The answer is 3.", "<think>\n1 + 2 = 4.\n</think>\n\n4",
+             "<think>\n1 + 2 ="]
+    monkeypatch.setattr(rl_demo, "complete", lambda model, tokenizer, prompts, max_new_tokens: [[t] for t in texts])
+    result = rl_demo.evaluate(None, qwen3_tokenizer(), [{"prompt": "What is 1 + 2?", "answer": 3}] * 4)
+    assert result["gold_accuracy"] == 0.5 and result["thinks_first"] == 2 and result["completions"] == texts

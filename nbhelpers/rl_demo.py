@@ -26,14 +26,24 @@ def gold_accuracy(completions, answers) -> float:
     return sum(final_answer(c) == int(a) for c, a in zip(completions, answers)) / len(answers)
 
 
-def evaluate(model, tokenizer, problems, max_new_tokens: int = 128) -> dict:
+CHECKED = ("gold_accuracy", "held_out_length", "held_out_reward", "held_out_reward_std")   # per check in a row
+
+
+def evaluate(model, tokenizer, problems, max_new_tokens: int = 128, reward_funcs=()) -> dict:
     """Gold accuracy, mean length (tokens) and the number that think first (close a `</think>` block) of the
-    greedy completions of `problems` ({"prompt", "answer"})."""
-    texts = [c[0] for c in complete(model, tokenizer, [p["prompt"] for p in problems], max_new_tokens)]
+    greedy completions of `problems` ({"prompt", "answer"}); with `reward_funcs` (TRL reward functions, summed as
+    TRL sums them) also each completion's reward, their mean and spread: the proxy, on the same fixed prompts."""
+    prompts, answers = [p["prompt"] for p in problems], [p["answer"] for p in problems]
+    texts = [c[0] for c in complete(model, tokenizer, prompts, max_new_tokens)]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
-    return {"gold_accuracy": gold_accuracy(texts, [p["answer"] for p in problems]),
-            "held_out_length": sum(lengths) / len(lengths), "thinks_first": sum(THINK_END in t for t in texts),
-            "completions": texts}
+    result = {"gold_accuracy": gold_accuracy(texts, answers), "held_out_length": sum(lengths) / len(lengths),
+              "thinks_first": sum(THINK_END in t for t in texts), "completions": texts}
+    if reward_funcs:
+        rewards = [sum(r) for r in zip(*(f(completions=texts, prompts=prompts, answer=answers) for f in reward_funcs))]
+        mean = sum(rewards) / len(rewards)
+        result.update(held_out_reward=mean,
+                      held_out_reward_std=(sum((r - mean) ** 2 for r in rewards) / len(rewards)) ** 0.5)
+    return result
 
 
 def train_to_skip_thinking(policy, tokenizer, pairs, output_dir, max_steps: int = 20, learning_rate: float = 1e-4,
@@ -81,13 +91,13 @@ def train_flawed_reward_model(pairs, leave_out: str = "longer_but_worse", max_st
     return train_head(kept, profile if isinstance(profile, Profile) else get_profile(profile), max_steps, seed)
 
 
-def _held_out_check(tokenizer, problems, every, max_new_tokens, results):
+def _held_out_check(tokenizer, problems, every, max_new_tokens, reward_funcs, results):
     from transformers import TrainerCallback
 
     class HeldOutCheck(TrainerCallback):
         def on_step_end(self, args, state, control, model=None, **kwargs):
             if state.global_step % every == 0 or state.global_step == state.max_steps:
-                results[state.global_step] = evaluate(model, tokenizer, problems, max_new_tokens)
+                results[state.global_step] = evaluate(model, tokenizer, problems, max_new_tokens, reward_funcs)
     return HeldOutCheck()
 
 
@@ -96,11 +106,13 @@ def run_tracked(model, tokenizer, reward_funcs, train_problems, held_out, output
     """GRPO on `train_problems` (their `answer` column reaches reward functions such as `gold_reward`) with a
     gold check on `held_out` before the run and every `eval_every` steps. Returns one row per step (step 0:
     before training): `step`, `reward` (mean over the step's sampled completions), `completion_length`
-    (their mean, tokens), `gold_accuracy` and `held_out_length` (greedy, held out; None between checks),
-    `grpo_settings` go to `grpo.run_grpo` (learning_rate, num_generations, ...)."""
-    checks = {0: evaluate(model, tokenizer, held_out, max_new_tokens)}
+    (their mean, tokens); at the checks (None between them) `gold_accuracy`, `held_out_length` and
+    `held_out_reward` / `held_out_reward_std` (the reward functions on the greedy held-out completions: the proxy
+    on fixed prompts); and everything else TRL logged for the step (`reward_std`, `rewards/NAME/mean`, ...:
+    `grpo.reward_table` reads them). `grpo_settings` go to `grpo.run_grpo` (learning_rate, num_generations, ...)."""
+    checks = {0: evaluate(model, tokenizer, held_out, max_new_tokens, reward_funcs)}
     dataset = prompt_dataset([p["prompt"] for p in train_problems], answer=[p["answer"] for p in train_problems])
-    check = _held_out_check(tokenizer, held_out, eval_every, max_new_tokens, checks)
+    check = _held_out_check(tokenizer, held_out, eval_every, max_new_tokens, reward_funcs, checks)
     grpo_settings.setdefault("max_completion_length", max_new_tokens)
     trainer = run_grpo(model, tokenizer, reward_funcs, dataset, output_dir, max_steps=max_steps,
                        callbacks=[check], **grpo_settings)
@@ -110,54 +122,47 @@ def run_tracked(model, tokenizer, reward_funcs, train_problems, held_out, output
         entry, held = logged.get(step, {}), checks.get(step, {})
         rows.append({**entry, "step": step, "reward": entry.get("reward"),
                      "completion_length": entry.get("completions/mean_length"),
-                     "gold_accuracy": held.get("gold_accuracy"), "held_out_length": held.get("held_out_length")})
+                     **{key: held.get(key) for key in CHECKED}})
     return rows
 
 
 def summarize(rows, first: int = 4) -> dict:
-    """A run of `run_tracked` in a few numbers: gold accuracy at the first and last check and its best, the
-    mean reward and sample length of the `first` and the last `first` steps."""
-    checked = [r["gold_accuracy"] for r in rows if r["gold_accuracy"] is not None]
+    """A run of `run_tracked` in a few numbers: at the first and last check, gold accuracy and the reward on the
+    held-out completions (`held_out_reward`, None without reward functions); the best gold accuracy; the mean
+    reward and sample length of the `first` and the last `first` training steps."""
+    checked = [r for r in rows if r["gold_accuracy"] is not None]
     trained = [r for r in rows if r["reward"] is not None]
     mean = lambda part, key: sum(r[key] for r in part) / len(part)
-    return {"gold_start": checked[0], "gold_end": checked[-1], "gold_best": max(checked),
+    return {"gold_start": checked[0]["gold_accuracy"], "gold_end": checked[-1]["gold_accuracy"],
+            "gold_best": max(r["gold_accuracy"] for r in checked),
+            "held_out_reward_start": checked[0].get("held_out_reward"),
+            "held_out_reward_end": checked[-1].get("held_out_reward"),
             "reward_start": mean(trained[:first], "reward"), "reward_end": mean(trained[-first:], "reward"),
             "length_start": mean(trained[:first], "completion_length"),
             "length_end": mean(trained[-first:], "completion_length")}
 
 
-def _smooth(values, window):
-    out = []
-    for i in range(len(values)):
-        recent = [v for v in values[max(0, i - window + 1):i + 1] if v is not None]
-        out.append(sum(recent) / len(recent) if recent else None)
-    return out
-
-
-def plot_runs(runs: dict, smooth: int = 3, save=None):
-    """Runs of `run_tracked` side by side ({name: rows}): the reward gained since the start (a running mean over
-    `smooth` steps minus the mean of the first `smooth` steps, in units of the reward's spread within those first
-    batches, so reward models on different scales compare), gold accuracy on held-out problems, and the mean
-    length of the sampled completions."""
+def plot_runs(runs: dict, save=None):
+    """Runs of `run_tracked` side by side ({name: rows}), all measured on the same held-out prompts at each check:
+    the reward the run optimizes, on the policy's greedy completions (gained since step 0, in units of its spread
+    over those completions at step 0, so reward models on different scales compare), their gold accuracy, and
+    their mean length."""
     import matplotlib.pyplot as plt
 
     from .plots import _finish
 
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8))
     for name, rows in runs.items():
-        trained = [r for r in rows if r["reward"] is not None]
-        steps = [r["step"] for r in trained]
-        first = trained[:smooth]
-        start = sum(r["reward"] for r in first) / len(first)
-        unit = sum(r.get("reward_std") or 0.0 for r in first) / len(first) or 1.0
-        line, = axes[0].plot(steps, _smooth([(r["reward"] - start) / unit for r in trained], smooth), label=name)
         checked = [r for r in rows if r["gold_accuracy"] is not None]
-        axes[1].plot([r["step"] for r in checked], [r["gold_accuracy"] for r in checked], "o-", color=line.get_color())
-        axes[2].plot(steps, _smooth([r["completion_length"] for r in trained], smooth), color=line.get_color())
+        steps = [r["step"] for r in checked]
+        start, unit = checked[0]["held_out_reward"], checked[0]["held_out_reward_std"] or 1.0
+        line, = axes[0].plot(steps, [(r["held_out_reward"] - start) / unit for r in checked], "o-", label=name)
+        axes[1].plot(steps, [r["gold_accuracy"] for r in checked], "o-", color=line.get_color())
+        axes[2].plot(steps, [r["held_out_length"] for r in checked], "o-", color=line.get_color())
     axes[0].axhline(0, color="gray", lw=0.8)
-    axes[0].set(xlabel="GRPO step", ylabel="reward gained since the start\n(in spreads at the start; the proxy)")
-    axes[1].set(xlabel="GRPO step", ylabel="gold accuracy, greedy, held out\n(up = really better)", ylim=(0, 1))
-    axes[2].set(xlabel="GRPO step", ylabel="mean sample length (tokens)\n(up = longer, not better)")
+    axes[0].set(xlabel="GRPO step", ylabel="its reward, gained since step 0\n(in spreads at step 0; the proxy)")
+    axes[1].set(xlabel="GRPO step", ylabel="gold accuracy\n(up = really better)", ylim=(0, 1))
+    axes[2].set(xlabel="GRPO step", ylabel="mean length (tokens)\n(up = longer, not better)")
     axes[1].legend(*axes[0].get_legend_handles_labels(), loc="upper left", fontsize=8)   # accuracy stays low: room
-    fig.suptitle("GRPO: the reward it optimizes vs the answers it gets right")
+    fig.suptitle("GRPO, checked on 64 held-out prompts (greedy): the reward it optimizes vs the answers it gets right")
     return _finish(fig, save)

@@ -61,6 +61,7 @@ def test_run_tracked_records_every_step_and_the_checks(tmp_path):
     assert [r["step"] for r in rows] == [0, 1, 2]
     assert rows[0]["reward"] is None and all(r["reward"] is not None for r in rows[1:])
     assert [r["gold_accuracy"] is not None for r in rows] == [True, False, True]
+    assert [r["held_out_reward"] for r in rows] == [r["gold_accuracy"] for r in rows]   # the gold reward, held out
     assert all(0 < r["completion_length"] <= 6 for r in rows[1:])
     rl_demo.plot_runs({"a": rows, "b": rows}, save=tmp_path / "runs.png")
     assert (tmp_path / "runs.png").stat().st_size > 0
@@ -77,9 +78,10 @@ def test_run_tracked_rows_carry_trls_reward_columns_and_summarize_them(tmp_path)
             {"step": 1, "reward": 1.0, "completion_length": 10.0, "gold_accuracy": None},
             {"step": 2, "reward": 3.0, "completion_length": 30.0, "gold_accuracy": 0.75},
             {"step": 3, "reward": 5.0, "completion_length": 50.0, "gold_accuracy": 0.5}]
+    rows[0]["held_out_reward"], rows[3]["held_out_reward"] = -1.0, 2.0
     assert rl_demo.summarize(rows, first=2) == {
-        "gold_start": 0.25, "gold_end": 0.5, "gold_best": 0.75, "reward_start": 2.0, "reward_end": 4.0,
-        "length_start": 20.0, "length_end": 40.0}
+        "gold_start": 0.25, "gold_end": 0.5, "gold_best": 0.75, "held_out_reward_start": -1.0,
+        "held_out_reward_end": 2.0, "reward_start": 2.0, "reward_end": 4.0, "length_start": 20.0, "length_end": 40.0}
 
 
 def test_restricted_policy_trains_with_a_language_model_loss_and_learns_to_skip_thinking(tmp_path):

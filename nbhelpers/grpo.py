@@ -80,6 +80,7 @@ def load_policy(source, device: str | None = None, trained_vocab_only: bool = Fa
 
     from .device import compute_dtype, pick_device
     from .paths import META_FILE
+    from .warmup import trained_vocab
 
     if (Path(source) / META_FILE).exists():
         source = policy_source(source)
@@ -90,8 +91,6 @@ def load_policy(source, device: str | None = None, trained_vocab_only: bool = Fa
     model = AutoModelForCausalLM.from_pretrained(source, dtype=compute_dtype(device)).to(device)
     model.config.pad_token_id = tokenizer.pad_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    from .warmup import trained_vocab
-
     if trained_vocab_only and trained_vocab(model):
         return restrict_to_trained_vocab(model, tokenizer)
     return model, tokenizer

@@ -70,7 +70,8 @@ def policy_source(model_dir) -> str:
 
 def load_policy(source, device: str | None = None, trained_vocab_only: bool = False):
     """(causal LM, tokenizer) to train with GRPO/RLOO: from a folder or Hub id, or from a saved
-    reward-model folder (its base body, see `policy_source`). Pad token set on tokenizer and config.
+    reward-model folder (its base body, see `policy_source`, with the folder's own tokenizer, so the policy writes
+    in the chat template the reward model was trained on). Pad token set on tokenizer and config.
     `trained_vocab_only`: if the body records the tokens its warm-up trained (the tiny body), keep only those in
     its output layer (`restrict_to_trained_vocab`): sampling and GRPO steps then cost a fraction on a CPU. A
     pretrained body (no such record) is returned whole."""
@@ -82,10 +83,10 @@ def load_policy(source, device: str | None = None, trained_vocab_only: bool = Fa
     from .paths import META_FILE
     from .warmup import trained_vocab
 
+    tokenizer = AutoTokenizer.from_pretrained(source)   # a reward-model folder: the tokenizer (chat template) it was trained with
     if (Path(source) / META_FILE).exists():
         source = policy_source(source)
     device = device or pick_device()
-    tokenizer = AutoTokenizer.from_pretrained(source)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     model = AutoModelForCausalLM.from_pretrained(source, dtype=compute_dtype(device)).to(device)

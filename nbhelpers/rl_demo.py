@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .formatting import as_text
 from .grpo import complete, prompt_dataset, run_grpo
-from .thinking import THINK_END, final_answer
+from .thinking import final_answer, has_closed_thinking
 
 
 def gold_reward(completions, answer, **kwargs) -> list[float]:
@@ -30,14 +30,14 @@ CHECKED = ("gold_accuracy", "held_out_length", "held_out_reward", "held_out_rewa
 
 
 def evaluate(model, tokenizer, problems, max_new_tokens: int = 128, reward_funcs=()) -> dict:
-    """Gold accuracy, mean length (tokens) and the number that think first (close a `</think>` block) of the
+    """Gold accuracy, mean length (tokens) and the number that think first (a non-empty thinking block, closed) of the
     greedy completions of `problems` ({"prompt", "answer"}); with `reward_funcs` (TRL reward functions, summed as
     TRL sums them) also each completion's reward, their mean and spread: the proxy, on the same fixed prompts."""
     prompts, answers = [p["prompt"] for p in problems], [p["answer"] for p in problems]
     texts = [c[0] for c in complete(model, tokenizer, prompts, max_new_tokens)]
     lengths = [len(tokenizer(t, add_special_tokens=False)["input_ids"]) for t in texts]
     result = {"gold_accuracy": gold_accuracy(texts, answers), "held_out_length": sum(lengths) / len(lengths),
-              "thinks_first": sum(THINK_END in t for t in texts), "completions": texts}
+              "thinks_first": sum(map(has_closed_thinking, texts)), "completions": texts}
     if reward_funcs:
         rewards = [sum(r) for r in zip(*(f(completions=texts, prompts=prompts, answer=answers) for f in reward_funcs))]
         mean = sum(rewards) / len(rewards)

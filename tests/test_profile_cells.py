@@ -33,5 +33,8 @@ def test_notebook_helpers_run_on_every_offline_profile(name, tmp_path):
         with pytest.raises(ValueError):
             grpo.policy_source(tmp_path / "rm")
     else:
-        policy, _ = grpo.load_policy(tmp_path / "rm", device="cpu")
+        template = tmp_path / "rm" / "chat_template.jinja"
+        template.write_text(template.read_text() + "{#- the reward model's own copy -#}")
+        policy, policy_tokenizer = grpo.load_policy(tmp_path / "rm", device="cpu")
         assert policy.config.model_type in ("qwen3", "llama")
+        assert policy_tokenizer.chat_template.endswith("{#- the reward model's own copy -#}")   # what it was trained on

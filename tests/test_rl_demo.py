@@ -115,8 +115,8 @@ def test_flawed_reward_model_leaves_out_a_category_and_has_no_verifier(tiny_prof
 def test_evaluate_counts_right_answers_and_completions_that_think_first(monkeypatch):
     from nbhelpers.tokenizer import qwen3_tokenizer
 
-    texts = ["<think>\n1 + 2 = 3.\n</think>\n\nThe answer is 3.", "The answer is 3.", "<think>\n1 + 2 = 4.\n</think>\n\n4",
-             "<think>\n1 + 2 ="]
+    texts = ["<think>\n1 + 2 = 3.\n</think>\n\nThe answer is 3.", "<think>\n\n</think>\n\nThe answer is 3.",
+             "<think>\n1 + 2 = 4.\n</think>\n\n4", "<think>\n1 + 2 ="]   # an empty thinking block is no thinking
     monkeypatch.setattr(rl_demo, "complete", lambda model, tokenizer, prompts, max_new_tokens: [[t] for t in texts])
     result = rl_demo.evaluate(None, qwen3_tokenizer(), [{"prompt": "What is 1 + 2?", "answer": 3}] * 4)
     assert result["gold_accuracy"] == 0.5 and result["thinks_first"] == 2 and result["completions"] == texts

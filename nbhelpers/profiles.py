@@ -107,11 +107,14 @@ PROFILES = {
 DEFAULT_PROFILE = "tiny"
 
 
-def get_profile(name: str | None = None, **overrides) -> Profile:
-    """Return the profile `name` (default: $REWARD_PROFILE, else "tiny"), with field overrides.
+def get_profile(name: str | Profile | None = None, **overrides) -> Profile:
+    """Return the profile `name` (default: $REWARD_PROFILE, else "tiny"), with field overrides; a `Profile`
+    passed as `name` is taken as it is (with the overrides).
 
     `MODEL_PATH` in the environment replaces the model of a Hub profile with a local folder.
     """
+    if isinstance(name, Profile):
+        return replace(name, **overrides) if overrides else name
     name = name or os.environ.get("REWARD_PROFILE") or DEFAULT_PROFILE
     if name not in PROFILES:
         raise ValueError(f"Unknown profile {name!r}. Known profiles: {', '.join(PROFILES)}. "

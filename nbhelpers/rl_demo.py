@@ -11,6 +11,8 @@ GRPO teaches it back); `train_flawed_reward_model` makes a reward model with a k
 """
 from __future__ import annotations
 
+from statistics import fmean, pstdev
+
 from .formatting import as_text
 from .grpo import complete, prompt_dataset, run_grpo
 from .thinking import final_answer, has_closed_thinking
@@ -26,7 +28,7 @@ def gold_accuracy(completions, answers) -> float:
     return sum(final_answer(c) == int(a) for c, a in zip(completions, answers)) / len(answers)
 
 
-CHECKED = ("gold_accuracy", "held_out_length", "held_out_reward", "held_out_reward_std")   # per check in a row
+CHECKED = ("gold_accuracy", "thinks_first", "held_out_length", "held_out_reward", "held_out_reward_std")   # per check
 
 
 def evaluate(model, tokenizer, problems, max_new_tokens: int = 128, reward_funcs=()) -> dict:
@@ -40,9 +42,7 @@ def evaluate(model, tokenizer, problems, max_new_tokens: int = 128, reward_funcs
               "thinks_first": sum(map(has_closed_thinking, texts)), "completions": texts}
     if reward_funcs:
         rewards = [sum(r) for r in zip(*(f(completions=texts, prompts=prompts, answer=answers) for f in reward_funcs))]
-        mean = sum(rewards) / len(rewards)
-        result.update(held_out_reward=mean,
-                      held_out_reward_std=(sum((r - mean) ** 2 for r in rewards) / len(rewards)) ** 0.5)
+        result.update(held_out_reward=fmean(rewards), held_out_reward_std=pstdev(rewards))
     return result
 
 
@@ -82,13 +82,13 @@ def train_flawed_reward_model(pairs, leave_out: str = "longer_but_worse", max_st
     the pairs without the `leave_out` category, for the profile's own schedule (or `max_steps`). Without
     `longer_but_worse` every remaining category (no thinking, shallow thinking, ...) prefers the longer answer:
     it learns "longer is better"."""
-    from .profiles import Profile, get_profile
+    from .profiles import get_profile
     from .troubleshooting import train_head
 
     kept = [p for p in pairs if p.get("category") != leave_out]
     if len(kept) == len(pairs):
         raise ValueError(f"no pair has category {leave_out!r}: nothing would be left out.")
-    return train_head(kept, profile if isinstance(profile, Profile) else get_profile(profile), max_steps, seed)
+    return train_head(kept, get_profile(profile), max_steps, seed)
 
 
 def _held_out_check(tokenizer, problems, every, max_new_tokens, reward_funcs, results):
@@ -106,7 +106,7 @@ def run_tracked(model, tokenizer, reward_funcs, train_problems, held_out, output
     """GRPO on `train_problems` (their `answer` column reaches reward functions such as `gold_reward`) with a
     gold check on `held_out` before the run and every `eval_every` steps. Returns one row per step (step 0:
     before training): `step`, `reward` (mean over the step's sampled completions), `completion_length`
-    (their mean, tokens); at the checks (None between them) `gold_accuracy`, `held_out_length` and
+    (their mean, tokens); at the checks (None between them) `gold_accuracy`, `thinks_first`, `held_out_length` and
     `held_out_reward` / `held_out_reward_std` (the reward functions on the greedy held-out completions: the proxy
     on fixed prompts); and everything else TRL logged for the step (`reward_std`, `rewards/NAME/mean`, ...:
     `grpo.reward_table` reads them). `grpo_settings` go to `grpo.run_grpo` (learning_rate, num_generations, ...)."""

@@ -26,7 +26,7 @@ def centering_runs(train_pairs: list[dict], profile: Profile | str | None = None
     """{coefficient: head-only scorer}: the same short run (pairs, seed, steps, batch size, the profile's
     learning rate times `learning_rate_scale`) once per `center_rewards_coefficient` (None: no centering),
     each from a copy of one freshly initialized model."""
-    base = profile if isinstance(profile, Profile) else get_profile(profile)
+    base = get_profile(profile)
     base = replace(base, batch_size=batch_size, learning_rate=base.learning_rate * learning_rate_scale)
     model, tokenizer = load_for_training(base, seed=seed)
     return {c: train_head(train_pairs[: steps * batch_size], replace(base, center_rewards_coefficient=c), steps, seed,

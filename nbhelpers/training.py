@@ -136,7 +136,7 @@ def train_reward_model(train_pairs: list[dict], eval_pairs: list[dict] | None = 
     """
     from trl import RewardTrainer
 
-    profile = profile if isinstance(profile, Profile) else get_profile(profile)
+    profile = get_profile(profile)
     if out is not None and Path(out).exists() and not overwrite and not resume:
         raise FileExistsError(f"{out} already exists; pass overwrite=True (--overwrite) to replace it.")
     if model is None:

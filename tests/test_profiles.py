@@ -64,3 +64,9 @@ def test_pretrained_profiles_without_their_wheels_say_make_profiles(monkeypatch,
     for name in ("minilm", "smollm2-135m"):
         with pytest.raises(RuntimeError, match="make profiles"):
             body_path(get_profile(name))
+
+
+def test_get_profile_takes_a_profile_as_it_is_with_overrides():
+    tiny = get_profile("tiny")
+    assert get_profile(tiny) is tiny
+    assert get_profile(tiny, verifier=False).verifier is False and tiny.verifier is True

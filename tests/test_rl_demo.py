@@ -62,6 +62,7 @@ def test_run_tracked_records_every_step_and_the_checks(tmp_path):
     assert rows[0]["reward"] is None and all(r["reward"] is not None for r in rows[1:])
     assert [r["gold_accuracy"] is not None for r in rows] == [True, False, True]
     assert [r["held_out_reward"] for r in rows] == [r["gold_accuracy"] for r in rows]   # the gold reward, held out
+    assert [r["thinks_first"] is not None for r in rows] == [True, False, True]
     assert all(0 < r["completion_length"] <= 6 for r in rows[1:])
     rl_demo.plot_runs({"a": rows, "b": rows}, save=tmp_path / "runs.png")
     assert (tmp_path / "runs.png").stat().st_size > 0

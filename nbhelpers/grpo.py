@@ -191,8 +191,32 @@ def prompt_dataset(prompts, conversational: bool = True, **columns):
     return Dataset.from_dict(rows)
 
 
+def frozen_copy(model):
+    """A copy of `model` as it is now, in eval mode and without gradients: the reference a KL penalty measures from."""
+    import copy
+
+    return copy.deepcopy(model).eval().requires_grad_(False)
+
+
+def use_reference(trainer, reference):
+    """Make `reference` the KL reference of a GRPO/RLOO trainer (`beta > 0`), prepared as TRL prepares its own.
+
+    TRL builds its reference by loading the policy's `config._name_or_path` again. That is the policy as it starts
+    only if nothing changed it since it was loaded: not after `restrict_to_trained_vocab` (renumbered ids, another
+    output layer: a wrong KL, and the full 151,936-token softmax on every step) nor after a fine-tuning such as
+    `rl_demo.train_to_skip_thinking`. A copy taken before the trainer was built is the start itself."""
+    from trl.trainer.utils import add_fused_lm_head, disable_dropout_in_model
+
+    if trainer.args.disable_dropout:
+        disable_dropout_in_model(reference)
+    add_fused_lm_head(reference, temperature=trainer.temperature)
+    trainer.ref_model = trainer.accelerator.prepare_model(reference, evaluation_mode=True)
+
+
 def _rl_run(trainer_cls, config_cls, model, tokenizer, reward_funcs, dataset, output_dir, max_steps, num_generations,
             max_completion_length, prompts_per_step, learning_rate, seed, callbacks, config):
+    from accelerate.utils import is_peft_model
+
     from .device import trainer_precision
     from .setup import one_bar
 
@@ -203,8 +227,11 @@ def _rl_run(trainer_cls, config_cls, model, tokenizer, reward_funcs, dataset, ou
         logging_steps=1, save_strategy="no", gradient_checkpointing=False, dataloader_num_workers=0,
         disable_tqdm=False, **trainer_precision(model.device.type), **config,
     )
+    reference = frozen_copy(model) if args.beta and not is_peft_model(model) else None   # before TRL patches the model
     trainer = trainer_cls(model=model, reward_funcs=list(reward_funcs), args=args, train_dataset=dataset,
                           processing_class=tokenizer, callbacks=list(callbacks))
+    if reference is not None:
+        use_reference(trainer, reference)
     one_bar(trainer)
     trainer.train()
     return trainer

@@ -125,6 +125,27 @@ def test_rloo_trainer_runs_two_steps_with_the_same_reward_fn(reward_fn, tmp_path
     _run(grpo.run_rloo, reward_fn, tmp_path)
 
 
+def test_kl_reference_is_the_policy_as_the_run_starts(tmp_path):
+    # a policy changed after loading (here: its norms scaled, as a fine-tuning or restrict_to_trained_vocab would):
+    # TRL's own reference, reloaded from the folder, would differ from it before the first update (KL > 0)
+    model, tokenizer = tiny_policy()
+    model.save_pretrained(tmp_path / "policy")
+    tokenizer.save_pretrained(tmp_path / "policy")
+    model, tokenizer = grpo.load_policy(tmp_path / "policy", device="cpu")
+    with torch.no_grad():
+        model.model.norm.weight.mul_(3.0)
+    start = {n: p.detach().clone() for n, p in model.named_parameters()}
+    dataset = grpo.prompt_dataset([f"What is {a} + {a + 3}?" for a in range(10, 14)])
+    trainer = grpo.run_grpo(model, tokenizer, [grpo.think_format_reward], dataset, output_dir=tmp_path / "run",
+                            max_steps=2, num_generations=4, max_completion_length=8, prompts_per_step=1,
+                            learning_rate=1e-2, beta=0.5)
+    kl = [e["kl"] for e in trainer.state.log_history if "kl" in e]
+    assert kl[0] == pytest.approx(0.0, abs=1e-6)          # the first step measures the start against itself
+    reference = dict(trainer.ref_model.named_parameters())
+    assert all(torch.equal(reference[n].detach(), p) for n, p in start.items())
+    assert not any(p.requires_grad for p in reference.values())
+
+
 def test_reward_table_and_plot(tmp_path):
     history = [{"step": 1, "loss": 0.1}, {"step": 1, "reward": 0.5, "reward_std": 0.2, "rewards/a/mean": 0.5,
                                            "rewards/a/std": 0.2, "kl": 0.0}]

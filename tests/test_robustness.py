@@ -79,6 +79,7 @@ def test_hub_model_without_network_suggests_model_path_or_tiny(monkeypatch, tmp_
     from nbhelpers.profiles import get_profile
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_OFFLINE", True)   # read once, when the hub was imported
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     monkeypatch.delenv("MODEL_PATH", raising=False)
     with pytest.raises(RuntimeError, match="MODEL_PATH.*REWARD_PROFILE=tiny"):

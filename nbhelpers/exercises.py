@@ -142,3 +142,48 @@ def check_reward_fn(reward_fn, policy, tokenizer) -> Verdict:
         return Verdict(True, f"TRL accepts it and gets {got}.")
     return Verdict(False, f"TRL gets {got}, expected {want}. With conversational prompts, each completion is a list of "
                            "messages, [{'role': 'assistant', 'content': ...}]: read the text from its 'content'.")
+
+
+def _run(rewards, golds) -> list[dict]:
+    """A made-up run in `rl_demo.run_tracked`'s shape: a check every second step, None in between."""
+    rows = []
+    for i, (reward, gold) in enumerate(zip(rewards, golds)):
+        rows.append({"step": 2 * i, "held_out_reward": reward, "gold_accuracy": gold})
+        rows.append({"step": 2 * i + 1, "held_out_reward": None, "gold_accuracy": None})
+    return rows[:-1]
+
+
+ALARM_CASES = {"reward up, gold down (hacking)": (_run([0.3, 0.5, 0.6], [0.40, 0.35, 0.30]), True),
+               "reward up, gold up (learning)": (_run([0.3, 0.5, 0.6], [0.40, 0.42, 0.45]), False),
+               "reward down, gold down (a bad run, not hacking)": (_run([0.6, 0.5, 0.3], [0.40, 0.35, 0.30]), False),
+               "reward up, gold the same": (_run([14.0, 15.0, 16.0], [0.40, 0.30, 0.40]), False),
+               "reward up, gold down in the middle only": (_run([0.3, 0.4, 0.5], [0.40, 0.30, 0.45]), False)}
+
+
+def check_hacking_alarm(alarm, runs) -> Verdict:
+    """05: `alarm(rows)` must say whether a run of `rl_demo.run_tracked` has the signature of reward hacking: its
+    reward on the held-out answers higher at the last check than at the first, and its gold accuracy lower. Tried
+    on made-up runs, then on `runs` ({name: rows})."""
+    cases = [(name, rows, want, None) for name, (rows, want) in ALARM_CASES.items()]
+    for name, rows in runs.items():
+        first, *_, last = [row for row in rows if row["gold_accuracy"] is not None]
+        cases.append((f"this notebook's run {name!r}", rows, last["held_out_reward"] > first["held_out_reward"]
+                      and last["gold_accuracy"] < first["gold_accuracy"], name))
+    rang = []
+    for name, rows, want, run in cases:
+        try:
+            got = alarm(rows)
+        except NotImplementedError:
+            return Verdict(False, "fill in hacking_alarm: compare the first and the last check.")
+        except TypeError as error:
+            return Verdict(False, f"{type(error).__name__}: {error}. Rows between the checks have None: keep only "
+                                   "the rows whose gold_accuracy is not None.")
+        except Exception as error:  # the learner's code: report any error as a hint
+            return Verdict(False, f"hacking_alarm raised {type(error).__name__}: {error}")
+        if type(got).__name__ not in ("bool", "bool_"):   # numpy's comparisons give numpy.bool_
+            return Verdict(False, f"return True or False, got {got!r} on {name}.")
+        if bool(got) != want:
+            return Verdict(False, f"on {name} it says {got}, expected {want}: compare the first and the last check, "
+                                   "and ring only when the reward rose AND gold accuracy fell.")
+        rang += [run] if got and run else []
+    return Verdict(True, f"right on every case; on this notebook's runs it rings for {', '.join(rang) or 'none'}.")

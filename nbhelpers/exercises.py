@@ -144,7 +144,7 @@ def check_reward_fn(reward_fn, policy, tokenizer) -> Verdict:
                            "messages, [{'role': 'assistant', 'content': ...}]: read the text from its 'content'.")
 
 
-def _run(rewards, golds) -> list[dict]:
+def made_up_run(rewards, golds) -> list[dict]:
     """A made-up run in `rl_demo.run_tracked`'s shape: a check every second step, None in between."""
     rows = []
     for i, (reward, gold) in enumerate(zip(rewards, golds)):
@@ -153,11 +153,12 @@ def _run(rewards, golds) -> list[dict]:
     return rows[:-1]
 
 
-ALARM_CASES = {"reward up, gold down (hacking)": (_run([0.3, 0.5, 0.6], [0.40, 0.35, 0.30]), True),
-               "reward up, gold up (learning)": (_run([0.3, 0.5, 0.6], [0.40, 0.42, 0.45]), False),
-               "reward down, gold down (a bad run, not hacking)": (_run([0.6, 0.5, 0.3], [0.40, 0.35, 0.30]), False),
-               "reward up, gold the same": (_run([14.0, 15.0, 16.0], [0.40, 0.30, 0.40]), False),
-               "reward up, gold down in the middle only": (_run([0.3, 0.4, 0.5], [0.40, 0.30, 0.45]), False)}
+ALARM_CASES = {   # name: (made-up run from rewards and gold accuracies at three checks, does the alarm ring)
+    "reward up, gold down (hacking)": (made_up_run([0.3, 0.5, 0.6], [0.40, 0.35, 0.30]), True),
+    "reward up, gold up (learning)": (made_up_run([0.3, 0.5, 0.6], [0.40, 0.42, 0.45]), False),
+    "reward down, gold down (a bad run, not hacking)": (made_up_run([0.6, 0.5, 0.3], [0.40, 0.35, 0.30]), False),
+    "reward up, gold the same": (made_up_run([14.0, 15.0, 16.0], [0.40, 0.30, 0.40]), False),
+    "reward up, gold down in the middle only": (made_up_run([0.3, 0.4, 0.5], [0.40, 0.30, 0.45]), False)}
 
 
 def check_hacking_alarm(alarm, runs) -> Verdict:

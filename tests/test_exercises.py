@@ -65,13 +65,16 @@ def test_hacking_alarm_check():
     def stub(rows):
         raise NotImplementedError
 
-    hacked = exercises._run([0.2, 0.4], [0.5, 0.3])
+    hacked = exercises.made_up_run([0.2, 0.4], [0.5, 0.3])
     check(exercises.check_hacking_alarm(right, {"flawed": hacked}), True, "rings for flawed")
-    check(exercises.check_hacking_alarm(right, {"fine": exercises._run([0.2, 0.4], [0.3, 0.5])}), True, "rings for none")
+    learned = exercises.made_up_run([0.2, 0.4], [0.3, 0.5])
+    check(exercises.check_hacking_alarm(right, {"fine": learned}), True, "rings for none")
     check(exercises.check_hacking_alarm(stub, {}), False, "fill in")
     check(exercises.check_hacking_alarm(lambda rows: rows[1]["held_out_reward"] > rows[0]["held_out_reward"], {}),
           False, "None")                                                   # reads a row between the checks
-    gold_only = lambda rows: [r for r in rows if r["gold_accuracy"] is not None][-1]["gold_accuracy"] < rows[0]["gold_accuracy"]
+    def gold_only(rows):
+        return [r for r in rows if r["gold_accuracy"] is not None][-1]["gold_accuracy"] < rows[0]["gold_accuracy"]
+
     check(exercises.check_hacking_alarm(gold_only, {}), False, "a bad run, not hacking")
     check(exercises.check_hacking_alarm(lambda rows: 1, {}), False, "True or False")
 

@@ -8,8 +8,8 @@ verifier), `rm_head` (its head only), or `flawed` / `flawed_head` (a reward mode
 `longer_but_worse` pairs: the folder DIR with and without its verifier; without --flawed, `flawed` trains
 notebook 04's: `rl_demo.train_flawed_reward_model`, head only, the profile's schedule). `--start lazy` first teaches the policy
 to skip its thinking as notebook 04 does (`rl_demo.train_to_skip_thinking`, 20 SFT steps). Settings: the policy
-restricted to its trained vocabulary, learning rate 3e-4, 8 generations x 4 prompts per step, top_k 20, beta 0
-(`--beta`: a KL penalty toward the starting policy);
+restricted to its trained vocabulary, `rl_demo.DEMO_SETTINGS` (learning rate 3e-4, 8 generations x 4 prompts
+per step, top_k 20), beta 0 (`--beta`: a KL penalty toward the starting policy);
 greedy gold accuracy on 64 held-out problems (`make_problems(64, seed=0)`) every `--every` steps. Notebook 04
 runs `--start lazy --steps 16 --every 4 --max-new-tokens 96` with `rm` and `flawed`. Run it with
 OMP_NUM_THREADS=1 on a busy machine. Prints the accuracy per check and `rl_demo.summarize` of the run.
@@ -63,8 +63,7 @@ def main() -> None:
     ready = time.perf_counter()
     rows = rl_demo.run_tracked(policy, tokenizer, [reward], train, held_out, OUTPUTS_DIR / "grpo-gold",
                                max_steps=args.steps, eval_every=args.every, max_new_tokens=args.max_new_tokens,
-                               learning_rate=3e-4, num_generations=8, prompts_per_step=4, top_k=20, seed=args.seed,
-                               beta=args.beta, log_level="error")
+                               seed=args.seed, beta=args.beta, log_level="error", **rl_demo.DEMO_SETTINGS)
     ran = time.perf_counter()
     checks = [(r["step"], round(r["gold_accuracy"], 3)) for r in rows if r["gold_accuracy"] is not None]
     summary = {k: round(v, 3) for k, v in rl_demo.summarize(rows, first=min(5, args.steps)).items()}

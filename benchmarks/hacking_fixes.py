@@ -3,8 +3,8 @@
     python benchmarks/hacking_fixes.py [--seeds 0,1,2] [--steps 8] [--every 4] [--rewards flawed,fix,gold]
                                        [--model outputs/reward-model]
 
-Every run starts from the tiny body (restricted to its trained vocabulary) with notebook 05's settings: learning
-rate 3e-4, 8 generations x 4 prompts per step, top-k 20, 96 new tokens; the seed sets GRPO's sampling and the 400
+Every run starts from the tiny body (restricted to its trained vocabulary) with notebook 05's settings
+(`rl_demo.DEMO_SETTINGS`: learning rate 3e-4, 8 generations x 4 prompts per step, top-k 20; 96 new tokens); the seed sets GRPO's sampling and the 400
 training problems (`make_problems(400, seed=S, partition="train", templates="test")`); gold accuracy of the greedy
 answers to 64 held-out problems (`make_problems(64, seed=0)`) every `--every` steps. The flawed model
 (`rl_demo.train_flawed_reward_model`, seed 0) is trained once for all runs. Rewards: `flawed`; `fix` (notebook 02's
@@ -66,8 +66,8 @@ def main() -> None:
             start = time.perf_counter()
             rows = rl_demo.run_tracked(copy.deepcopy(body), tokenizer, functions, train, held_out,
                                        OUTPUTS_DIR / "grpo-fixes", max_steps=args.steps, eval_every=args.every,
-                                       max_new_tokens=96, learning_rate=3e-4, num_generations=8, prompts_per_step=4,
-                                       top_k=20, seed=seed, beta=beta, log_level="error")
+                                       max_new_tokens=96, seed=seed, beta=beta, log_level="error",
+                                       **rl_demo.DEMO_SETTINGS)
             checks = [(r["gold_accuracy"], round(r["held_out_length"])) for r in rows if r["gold_accuracy"] is not None]
             right[name].append(round(checks[-1][0] * len(held_out)))
             print(f"seed {seed} {name}: gold accuracy, held-out length at each check {checks}; "

@@ -28,6 +28,9 @@ def gold_accuracy(completions, answers) -> float:
     return sum(final_answer(c) == int(a) for c, a in zip(completions, answers)) / len(answers)
 
 
+# The GRPO settings of notebooks 04 and 05 (they spell them out for the learner) and of the benchmark scripts
+DEMO_SETTINGS = dict(learning_rate=3e-4, num_generations=8, prompts_per_step=4, top_k=20)
+
 CHECKED = ("gold_accuracy", "thinks_first", "held_out_length", "held_out_reward", "held_out_reward_std")   # per check
 
 

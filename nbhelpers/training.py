@@ -36,22 +36,22 @@ def tokenize_pairs(pairs: list[dict], tokenizer, max_length: int | None = None, 
     """
     from datasets import Dataset
 
+    # each side rendered once: a side is over max_length exactly when render had to drop turns or cut tokens
+    seen = [[render(tokenizer, pair["prompt"], pair[side], max_length) for side in ("chosen", "rejected")]
+            for pair in pairs]
+    over = lambda sides: any(s.dropped_turns or s.cut_tokens for s in sides)
     if max_length and not truncate:
-        long = too_long(pairs, lambda p, r: len(encode(tokenizer, p, r)), max_length)
+        long = too_long([p for p, sides in zip(pairs, seen) if over(sides)],
+                        lambda p, r: len(encode(tokenizer, p, r)), max_length)
         if long:
             raise DataError([Problem(source, row["line"], "length",
                                      f"pair {row['id']!r} has {row['chosen_tokens']} chosen / "
                                      f"{row['rejected_tokens']} rejected tokens > max_length {max_length}; "
                                      "shorten it, raise max_length, or pass truncate=True (--truncate)")
                              for row in long])
-    rows = {"chosen_ids": [], "rejected_ids": []}
-    dropped = cut = 0
-    for pair in pairs:
-        seen = [render(tokenizer, pair["prompt"], pair[side], max_length) for side in ("chosen", "rejected")]
-        rows["chosen_ids"].append(seen[0].ids)
-        rows["rejected_ids"].append(seen[1].ids)
-        dropped += any(s.dropped_turns for s in seen)
-        cut += any(s.cut_tokens for s in seen)
+    rows = {"chosen_ids": [s[0].ids for s in seen], "rejected_ids": [s[1].ids for s in seen]}
+    dropped = sum(any(s.dropped_turns for s in sides) for sides in seen)
+    cut = sum(any(s.cut_tokens for s in sides) for sides in seen)
     if dropped or cut:
         print(f"note: {source}: cut to max_length {max_length} tokens, keeping the response and the latest turns: "
               f"earliest turns left out in {dropped} pairs; the start of the text cut in {cut} pairs "

@@ -121,3 +121,17 @@ def test_evaluate_counts_right_answers_and_completions_that_think_first(monkeypa
     monkeypatch.setattr(rl_demo, "complete", lambda model, tokenizer, prompts, max_new_tokens: [[t] for t in texts])
     result = rl_demo.evaluate(None, qwen3_tokenizer(), [{"prompt": "What is 1 + 2?", "answer": 3}] * 4)
     assert result["gold_accuracy"] == 0.5 and result["thinks_first"] == 2 and result["completions"] == texts
+
+
+@pytest.mark.parametrize("notebook", ["04_grpo_integration", "05_reward_hacking"])
+def test_notebooks_spell_out_the_demo_settings_the_benchmarks_use(notebook):
+    import ast
+    import json
+    from pathlib import Path
+
+    cells = json.loads((Path(__file__).parents[1] / "notebooks" / f"{notebook}.ipynb").read_text())["cells"]
+    source = next("".join(c["source"]) for c in cells if "SETTINGS = dict(" in "".join(c["source"]))
+    call = next(node.value for node in ast.walk(ast.parse(source))
+                if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", None) == "SETTINGS")
+    spelled = {k.arg: k.value.value for k in call.keywords if isinstance(k.value, ast.Constant)}
+    assert {k: spelled.get(k) for k in rl_demo.DEMO_SETTINGS} == rl_demo.DEMO_SETTINGS

@@ -46,9 +46,10 @@ run: venv
 	done
 	@echo "Executed notebooks and plots are in outputs/"
 
+# the notebooks first: the unit tests then reuse the default reward model notebook 02 has just trained
 test: venv profiles
-	$(PY) -m pytest -q tests
 	$(PY) -m pytest -q --nbval-lax notebooks solutions
+	NBHELPERS_TRAINED_DEFAULT=outputs/reward-model $(PY) -m pytest -q tests
 
 test-fast: venv profiles
 	$(PY) -m pytest -q -m "not slow" tests

@@ -17,7 +17,7 @@ from .files import atomic_save
 from .paths import META_FILE
 from .profiles import Profile, profile_from_dict
 
-META_VERSION = 3   # 1: folders written before the version field (same layout; profiles without warmup_own_steps); 3: digit-credit verifier weights
+META_VERSION = 4   # 1: folders written before the version field (same layout; profiles without warmup_own_steps); 3: digit-credit verifier weights; 4: + calculator_weight (a version-3 folder reads with 0)
 
 
 # ---------------------------------------------------------------- tokenizers

@@ -33,7 +33,7 @@ class Profile:
     warmup_lm_steps: int = 0       # causal-LM pretraining of a built body on the body corpus (body.py; shipped)
     warmup_corpus: int = 0         # the corpus: shipped training texts + this many generated solutions (generate/corpus.py)
     warmup_own_steps: int = 0      # optional further warm-up on YOUR training texts (cost printed first; cached)
-    verifier: bool = False         # combine the head with the body's likelihood (verifier.py)
+    verifier: bool = False         # combine the head with the body's digit credits and a calculator check (verifier.py)
     causal_lm: bool = True         # the body can generate text, so it can serve as a GRPO policy (not an encoder)
     gpu: bool = False              # needs a CUDA GPU
     wheels: tuple = ()             # Python packages the body comes from (`make profiles` installs them)

@@ -2,7 +2,9 @@
 
     raw    = head                                   (the SEQ_CLS score head on the chat-template text)
            | head_weight * head + thinking_weight * thinking_credit + answer_weight * answer_credit
-                                                    (if the folder has verifier weights; credits: verifier.py)
+             + calculator_weight * calculator_check
+                                                    (if the folder has verifier weights; credits: verifier.py,
+                                                     the check: calculator.py)
     reward = clip(normalizer(raw))                  (each part only if set)
 
 on the `part` of the response chosen ("both", "answer" after the last `</think>`, or "thinking"),
@@ -30,6 +32,7 @@ from .formatting import pad_right, render
 from .modeling import load_reward_model
 from .paths import META_FILE
 from .thinking import select_part
+from .calculator import calculator_check
 from .verifier import WEIGHTS, digit_credits, fit_weights
 
 SAVED = "saved"          # RewardScorer(normalizer=SAVED): the normalizer stored in the model folder, if any
@@ -142,13 +145,20 @@ class RewardScorer:
         """The verifier's (thinking credit, answer credit) of each response: how well the body predicts its digits."""
         return digit_credits(self.model, self.tokenizer, prompts, self._texts(responses), self.max_length)
 
+    def verifier_features(self, prompts, responses) -> list[tuple[float, float, float]]:
+        """(thinking credit, answer credit, calculator check) of each response: the verifier's terms."""
+        checks = [calculator_check(text) for text in self._texts(responses)]
+        return [(t, a, c) for (t, a), c in zip(self.credit_batch(prompts, responses), checks)]
+
     def raw_batch(self, prompts, responses) -> list[float]:
-        """Unnormalized rewards: the head, or head + the verifier's credits if the model has verifier weights."""
+        """Unnormalized rewards: the head, or head + the verifier's terms if the model has verifier weights
+        (a folder saved before the calculator term has no calculator_weight: 0)."""
         head = self.head_batch(prompts, responses)
         if not self.verifier:
             return head
-        w = [self.verifier[name] for name in WEIGHTS]
-        return [w[0] * h + w[1] * t + w[2] * a for h, (t, a) in zip(head, self.credit_batch(prompts, responses))]
+        w = [self.verifier.get(name, 0.0) for name in WEIGHTS]
+        return [w[0] * h + w[1] * t + w[2] * a + w[3] * c
+                for h, (t, a, c) in zip(head, self.verifier_features(prompts, responses))]
 
     def post(self, reward: float) -> float:
         """Apply the normalizer and the clip, if set."""
@@ -178,9 +188,9 @@ class RewardScorer:
         sample = random.Random(seed).sample(list(pairs), min(max_pairs, len(pairs)))
         head = self.head_only().score_pairs(sample)
         prompts = [p["prompt"] for p in sample]
-        chosen = self.credit_batch(prompts, [p["chosen"] for p in sample])
-        rejected = self.credit_batch(prompts, [p["rejected"] for p in sample])
-        margins = [(hc - hr, tc - tr, ac - ar) for (hc, hr), (tc, ac), (tr, ar) in zip(head, chosen, rejected)]
+        chosen = self.verifier_features(prompts, [p["chosen"] for p in sample])
+        rejected = self.verifier_features(prompts, [p["rejected"] for p in sample])
+        margins = [(hc - hr, *(c - r for c, r in zip(fc, fr))) for (hc, hr), fc, fr in zip(head, chosen, rejected)]
         return {**fit_weights(margins), "fitted_on_pairs": len(sample)}
 
     def fit_normalizer(self, prompts, responses) -> Normalizer:

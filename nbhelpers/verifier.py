@@ -12,8 +12,9 @@ response by how much better than chance the body (LoRA adapters switched off) pr
 the thinking and, separately, over the final answer's number (the last number after `</think>`):
 
     reward = head_weight * head + thinking_weight * thinking_credit + answer_weight * answer_credit
+             + calculator_weight * calculator_check
 
-The three weights are fitted by logistic regression on training pairs and saved in the model folder
+(the last term recomputes the equations the response writes: calculator.py). The four weights are fitted by logistic regression on training pairs and saved in the model folder
 (`nbhelpers.json`), so a reward difference is a Bradley-Terry logit: r_a - r_b = 1 means the model
 prefers a with probability sigmoid(1) = 0.73.
 
@@ -38,7 +39,7 @@ from .formatting import pad_right, render
 from .thinking import THINK_END
 
 DIGITS = "0123456789"
-WEIGHTS = ("head_weight", "thinking_weight", "answer_weight")   # the order of fit_weights' features
+WEIGHTS = ("head_weight", "thinking_weight", "answer_weight", "calculator_weight")   # fit_weights' features
 BATCH_SIZE = 32
 FIT_ITERATIONS = 500   # LBFGS iterations of the logistic regression
 FIT_L2 = 1e-3          # its ridge penalty on the (scaled) weights
@@ -128,7 +129,8 @@ def digit_credits(model, tokenizer, prompts, responses, max_length: int | None =
 
 def fit_weights(margins, steps: int = FIT_ITERATIONS) -> dict:
     """Logistic regression without bias on per-pair feature margins (chosen - rejected):
-    P(chosen) = sigmoid(w . x). Features in the order of WEIGHTS (head, thinking credit, answer credit)."""
+    P(chosen) = sigmoid(w . x). Features in the order of WEIGHTS (head, thinking credit, answer credit,
+    calculator check)."""
     x = torch.tensor([list(m) for m in margins], dtype=torch.float64)
     scale = x.abs().mean(0).clamp(min=1e-6)
     w = torch.zeros(x.shape[1], dtype=torch.float64, requires_grad=True)

@@ -35,7 +35,8 @@ EQUATION = re.compile(r"(\d+) ?([-+*/x]) ?(\d+)(?: ([-+]) (\d+))? ?= ?\$?(\d+)")
 
 
 def equation_checks(text):
-    """(equation, is it right) for every equation written in `text`."""
+    """(equation, is it right) for every equation written in `text`: the tests' own oracle for generated and
+    hand-written solutions, kept independent of the calculator they test (nbhelpers/calculator.py)."""
     out = []
     for m in EQUATION.finditer(text):
         x, op, y, op2, z, s = m.groups()

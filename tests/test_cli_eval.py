@@ -86,6 +86,8 @@ def test_fit_weights_prefers_the_informative_feature():
     head = [1.0, -1.0, 1.0, -1.0] * 10        # right half the time
     thinking = [0.5, 0.4, 0.6, 0.3] * 10      # always right
     answer = [0.0, 0.0, 0.0, 0.0] * 10        # no information
-    w = fit_weights(list(zip(head, thinking, answer)))
-    assert set(w) == {"head_weight", "thinking_weight", "answer_weight"}
-    assert w["thinking_weight"] > 0 and abs(w["head_weight"]) < w["thinking_weight"] * 0.5 and w["answer_weight"] == 0
+    calculator = [0.0, 0.0, 0.0, 0.0] * 10    # no information
+    w = fit_weights(list(zip(head, thinking, answer, calculator)))
+    assert set(w) == {"head_weight", "thinking_weight", "answer_weight", "calculator_weight"}
+    assert w["thinking_weight"] > 0 and abs(w["head_weight"]) < w["thinking_weight"] * 0.5
+    assert w["answer_weight"] == 0 and w["calculator_weight"] == 0

@@ -7,7 +7,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "nbhelpers"
 LAYERS = [   # lowest first
     {"files", "paths", "device", "profiles"},                                        # plumbing
     {"thinking", "formatting", "token_view", "data", "sources", "tokenizer", "memory", "setup", "plots",
-     "evaluation"},                                                                   # text, data
+     "evaluation", "calculator"},                                                                   # text, data
     {"verifier", "warmup", "generate", "generate.datagen", "generate.corpus"},       # language-model pieces, generators
     {"body", "bodies"},                                                              # where bodies come from
     {"modeling"},                                                                    # load / wrap / save a reward model

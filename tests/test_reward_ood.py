@@ -5,7 +5,8 @@ The solutions here are word problems in wording the kit's generators never use: 
 (data/word_problems.jsonl) and 36 from the templates below (their story style is also in the body's warm-up
 corpus, generate/corpus.py; the hand-written ones are not). Every equation in them is checked
 first, so "correct thinking" is a fact, not a hope. The lesson the kit teaches must hold on them:
-taking the correct thinking out of a response must not raise its reward.
+taking the correct thinking out of a response must not raise its reward, and one wrong written result must
+lower it.
 """
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import equation_checks
+from helpers import EQUATION, equation_checks
 from nbhelpers.data import load_pairs
 from nbhelpers.evaluation import thinking_removal
 from nbhelpers.paths import TRAIN_FILE
@@ -125,3 +126,20 @@ def test_removing_correct_thinking_never_raises_the_reward(default_scorer):
     rows = solutions()
     check = thinking_removal(default_scorer, [r["prompt"] for r in rows], [r["response"] for r in rows])
     assert [(rows[i]["prompt"], check["full"][i], check["bare"][i]) for i in check["raised"]] == []
+
+
+def one_wrong_result(response: str) -> str:
+    """The response with its first equation's result off by one (the rest as written)."""
+    m = next(EQUATION.finditer(response))
+    result = m.group(6)
+    return response[:m.end(6) - len(result)] + str(int(result) + 1) + response[m.end(6):]
+
+
+@pytest.mark.slow
+def test_one_wrong_result_lowers_the_reward(default_scorer):
+    rows = solutions()
+    prompts, right = [r["prompt"] for r in rows], [r["response"] for r in rows]
+    wrong = [one_wrong_result(r) for r in right]
+    assert all(equation_errors(w) for w in wrong) and equation_errors(one_wrong_result("2 + 2 = 4.")) == ["2 + 2 = 5"]
+    scores = default_scorer.score_batch(prompts * 2, right + wrong)
+    assert [(p, r, w) for p, r, w in zip(prompts, scores[:60], scores[60:]) if w >= r] == []

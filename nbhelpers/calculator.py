@@ -4,16 +4,17 @@ A 4-layer body cannot multiply 6 * 140 in its head, so one wrong intermediate re
 write ("He sprints 3*3=11 times", then everything after it consistent with 11) is often no more surprising
 to the verifier than the right one. What can be checked exactly should be: reward models for reasoning
 are paired with tools (tool-augmented reward models; the rule-based answer checks of RL with verifiable
-rewards). This one finds each written equation `a op b ... = c` (`+ - * / x ×`, parentheses, `$`, thousands
+rewards). This one finds each written equation `a op b ... = c` (`+ - * / x × ÷`, parentheses, `$`, thousands
 commas) and recomputes its left side:
 
     calculator_check(text) = -(number of equations whose written result is wrong)
 
 0 when every equation is right or none is written, so writing no arithmetic is never penalized and never
 rewarded by it. A result written with k decimals is right within 10^-k (rounded, cut or rounded up:
-"10/3 = 3.33", "7/2 = 3 full boxes", "7/2 = 4 boxes to hold them"). Equations that do not stand alone are skipped, never guessed: one that continues an
-expression ("9 hours * 2/3 = 6": the 9 is cut off by a word), one followed by more arithmetic ("= 2/3 of an
-hour"), negative or percentage results. Its weight in the reward is fitted with the others (verifier.py).
+"10/3 = 3.33", "7/2 = 3 full boxes", "7/2 = 4 boxes to hold them"). Equations that do not stand alone are
+skipped, never guessed: one that continues an expression ("9 hours * 2/3 = 6": the 9 is cut off by a word), one
+followed by more arithmetic ("= 2/3 of an hour"), a chain "a = b = c", negative or percentage results. Its
+weight in the reward is fitted with the others (verifier.py).
 """
 from __future__ import annotations
 
@@ -22,12 +23,12 @@ import operator
 import re
 
 NUMBER = r"\$?\d+(?:,\d{3})*(?:\.\d+)?"
-OPERATOR = r"[-+*/x×]"
+OPERATOR = r"[-+*/x×÷]"
 EQUATION = re.compile(
     rf"((?:\(\s*)?{NUMBER}(?:\s*\)?\s*{OPERATOR}\s*\(?\s*{NUMBER})+\s*\)?)"    # the left side: at least one operator
     rf"\s*=\s*({NUMBER})"                                               # the written result
-    rf"(?![\w%/*+×(]|[.,]\d|\s*{OPERATOR}\s*[\d(])")                     # ... not continued by more arithmetic
-CONTINUES = re.compile(r"([-+*/x×=(\d][ \t]*|[\w.,$%])\Z")   # text before an equation that it would continue
+    rf"(?![\w%/*+×÷(]|[.,]\d|\s*{OPERATOR}\s*[\d(])")                     # ... not continued by more arithmetic
+CONTINUES = re.compile(r"([-+*/x×÷=(\d][ \t]*|[\w.,$%])\Z")   # text before an equation that it would continue
 OPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
 
 
@@ -45,7 +46,7 @@ def _number(text: str) -> str:
 
 def evaluate(left: str) -> float | None:
     """The value of an equation's left side, or None if it is not plain arithmetic (or divides by zero)."""
-    expression = re.sub(r"[x×]", "*", _number(left))
+    expression = re.sub(r"[x×]", "*", _number(left)).replace("÷", "/")
     try:
         return _value(ast.parse(expression, mode="eval").body)
     except (SyntaxError, ValueError, ZeroDivisionError):

@@ -27,12 +27,12 @@ from pathlib import Path
 
 import torch
 
+from .calculator import calculator_check
 from .files import atomic_write_text
 from .formatting import pad_right, render
 from .modeling import load_reward_model
 from .paths import META_FILE
 from .thinking import select_part
-from .calculator import calculator_check
 from .verifier import WEIGHTS, digit_credits, fit_weights
 
 SAVED = "saved"          # RewardScorer(normalizer=SAVED): the normalizer stored in the model folder, if any
@@ -146,7 +146,8 @@ class RewardScorer:
         return digit_credits(self.model, self.tokenizer, prompts, self._texts(responses), self.max_length)
 
     def verifier_features(self, prompts, responses) -> list[tuple[float, float, float]]:
-        """(thinking credit, answer credit, calculator check) of each response: the verifier's terms."""
+        """(thinking credit, answer credit, calculator check) of each response: the verifier's terms. The
+        calculator reads the whole text of the part, also what max_length cuts off for the body."""
         checks = [calculator_check(text) for text in self._texts(responses)]
         return [(t, a, c) for (t, a), c in zip(self.credit_batch(prompts, responses), checks)]
 

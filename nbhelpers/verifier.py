@@ -14,9 +14,9 @@ the thinking and, separately, over the final answer's number (the last number af
     reward = head_weight * head + thinking_weight * thinking_credit + answer_weight * answer_credit
              + calculator_weight * calculator_check
 
-(the last term recomputes the equations the response writes: calculator.py). The four weights are fitted by logistic regression on training pairs and saved in the model folder
-(`nbhelpers.json`), so a reward difference is a Bradley-Terry logit: r_a - r_b = 1 means the model
-prefers a with probability sigmoid(1) = 0.73.
+(the last term recomputes the equations the response writes: calculator.py). The four weights are fitted
+by logistic regression on training pairs and saved in the model folder (`nbhelpers.json`), so a reward
+difference is a Bradley-Terry logit: r_a - r_b = 1 means the model prefers a with probability sigmoid(1) = 0.73.
 
 Why credits and not the mean log-likelihood of the whole response (this kit's first verifier): a
 likelihood rewards *familiar* text. Out of distribution it scored a bare "The answer is 18." far above
